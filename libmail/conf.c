@@ -1,0 +1,239 @@
+/*
+ * conf.c - table-driven configuration: one row per key with its type,
+ * bounds and default, so that the parser, -o, and validation are one path.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "params.h"
+#include "util.h"
+
+struct conf conf;
+
+enum ktype { K_STR, K_UINT, K_SIZE, K_DURATION, K_BOOL };
+
+struct key {
+	const char	*name;
+	enum ktype	 type;
+	size_t		 off;
+	uint64_t	 min, max;
+	const char	*def;
+};
+
+#define O(f)	offsetof(struct conf, f)
+static const struct key keys[] = {
+	{ "hostname",		K_STR,	O(hostname),	0, 0, "" },
+	{ "local_domains",	K_STR,	O(local_domains), 0, 0, "" },
+	{ "mailbox",		K_STR,	O(mailbox),	0, 0, "~/Maildir" },
+	{ "unpriv_user",	K_STR,	O(unpriv_user),	0, 0, "inetmail" },
+	{ "chroot_dir",		K_STR,	O(chroot_dir),	0, 0, "/var/empty" },
+	{ "pam_service",	K_STR,	O(pam_service),	0, 0, "inetmail" },
+	{ "aliases",		K_STR,	O(aliases),	0, 0, "/etc/inetmail/aliases" },
+	{ "max_message_size",	K_SIZE,	O(max_message_size), 1024, 1ull << 32, "25M" },
+	{ "max_recipients",	K_UINT,	O(max_recipients), 1, 10000, "100" },
+	{ "min_uid",		K_UINT,	O(min_uid),	0, 4294967295u, "1000" },
+	{ "smtp_timeout",	K_DURATION, O(smtp_timeout), 1, 3600, "300" },
+	{ "pop3_timeout",	K_DURATION, O(pop3_timeout), 1, 3600, "600" },
+	{ "max_errors",		K_UINT,	O(max_errors),	1, 1000, "10" },
+	{ "vrfy",		K_BOOL,	O(vrfy),	0, 0, "no" },
+	{ "expn",		K_BOOL,	O(expn),	0, 0, "no" },
+	{ "auth_fail_delay",	K_UINT,	O(auth_fail_delay), 0, 60000, "2000" },
+};
+#undef O
+
+static int
+set_key(const struct key *k, const char *val, char *err, size_t errsize)
+{
+	char *base = (char *)&conf;
+	uint64_t v;
+	int r = 0;
+
+	switch (k->type) {
+	case K_STR: {
+		char **p = (char **)(void *)(base + k->off);
+		const char *c;
+
+		for (c = val; *c != '\0'; c++)
+			if (!isprint((unsigned char)*c)) {
+				str_fmt(err, errsize, "%s: control character in value", k->name);
+				return -1;
+			}
+		free(*p);
+		*p = xstrdup(val);
+		return 0;
+	}
+	case K_BOOL:
+		if (strcmp(val, "yes") == 0 || strcmp(val, "on") == 0 || strcmp(val, "true") == 0)
+			v = 1;
+		else if (strcmp(val, "no") == 0 || strcmp(val, "off") == 0 || strcmp(val, "false") == 0)
+			v = 0;
+		else {
+			str_fmt(err, errsize, "%s: expected yes or no, got \"%.40s\"", k->name, val);
+			return -1;
+		}
+		*(int *)(void *)(base + k->off) = (int)v;
+		return 0;
+	case K_UINT:
+		r = parse_u64(val, k->max, &v);
+		break;
+	case K_SIZE:
+		r = parse_size(val, k->max, &v);
+		break;
+	case K_DURATION:
+		r = parse_duration(val, k->max, &v);
+		break;
+	}
+	if (r == -1 || v < k->min || v > k->max) {
+		str_fmt(err, errsize, "%s: bad value \"%.40s\" (allowed %llu..%llu)",
+		    k->name, val, (unsigned long long)k->min, (unsigned long long)k->max);
+		return -1;
+	}
+	*(uint64_t *)(void *)(base + k->off) = v;
+	return 0;
+}
+
+static const struct key *
+find_key(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (strcmp(keys[i].name, name) == 0)
+			return &keys[i];
+	return NULL;
+}
+
+void
+conf_defaults(void)
+{
+	char err[128];
+	size_t i;
+
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (set_key(&keys[i], keys[i].def, err, sizeof(err)) == -1)
+			abort();	/* a bad default is a programming error */
+}
+
+static char *
+trim(char *s)
+{
+	char *e;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	e = s + strlen(s);
+	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r' || e[-1] == '\n'))
+		*--e = '\0';
+	return s;
+}
+
+/* Splits "key = value" (or key=value) and sets it. */
+static int
+apply(char *line, char *err, size_t errsize)
+{
+	char *eq = strchr(line, '='), *key, *val;
+	const struct key *k;
+
+	if (eq == NULL) {
+		str_fmt(err, errsize, "expected key = value");
+		return -1;
+	}
+	*eq = '\0';
+	key = trim(line);
+	val = trim(eq + 1);
+	if ((k = find_key(key)) == NULL) {
+		str_fmt(err, errsize, "unknown key \"%.40s\"", key);
+		return -1;
+	}
+	return set_key(k, val, err, errsize);
+}
+
+int
+conf_load(const char *path, int optional, char *err, size_t errsize)
+{
+	char line[1024], msg[200];
+	FILE *fp;
+	int lineno = 0;
+
+	if ((fp = fopen(path, "re")) == NULL) {
+		if (optional && errno == ENOENT)
+			return 0;
+		str_fmt(err, errsize, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	while (fgets(line, sizeof(line), fp) != NULL) {
+		char *s;
+
+		lineno++;
+		if (strchr(line, '\n') == NULL && !feof(fp)) {
+			str_fmt(err, errsize, "%s:%d: line too long", path, lineno);
+			fclose(fp);
+			return -1;
+		}
+		s = trim(line);
+		if (*s == '\0' || *s == '#')
+			continue;
+		if (apply(s, msg, sizeof(msg)) == -1) {
+			str_fmt(err, errsize, "%s:%d: %s", path, lineno, msg);
+			fclose(fp);
+			return -1;
+		}
+	}
+	fclose(fp);
+	return 0;
+}
+
+int
+conf_option(const char *kv, char *err, size_t errsize)
+{
+	char line[1024], msg[200];
+
+	if (str_copy(line, sizeof(line), kv) == -1) {
+		str_fmt(err, errsize, "-o: option too long");
+		return -1;
+	}
+	if (apply(line, msg, sizeof(msg)) == -1) {
+		str_fmt(err, errsize, "-o %.60s: %s", kv, msg);
+		return -1;
+	}
+	return 0;
+}
+
+void
+conf_finish(void)
+{
+	char host[256];
+
+	if (conf.hostname[0] == '\0') {
+		if (gethostname(host, sizeof(host)) == -1)
+			str_copy(host, sizeof(host), "localhost");
+		host[sizeof(host) - 1] = '\0';
+		free(conf.hostname);
+		conf.hostname = xstrdup(host);
+	}
+}
+
+int
+conf_is_local_domain(const char *dom)
+{
+	const char *p = conf.local_domains;
+	size_t n = strlen(dom);
+
+	if (strcasecmp(dom, conf.hostname) == 0)
+		return 1;
+	while (*p != '\0') {
+		size_t len = strcspn(p, " ,\t");
+
+		if (len == n && strncasecmp(p, dom, n) == 0)
+			return 1;
+		p += len;
+		p += strspn(p, " ,\t");
+	}
+	return 0;
+}

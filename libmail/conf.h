@@ -1,0 +1,49 @@
+/*
+ * conf.h - inetmail.conf: `key = value` lines, `#` comments. Unknown keys
+ * and bad values are errors naming file:line. `-o key=value` on the command
+ * line wins over the file. Every key is documented in inetmail.conf(5).
+ */
+#ifndef INETMAIL_CONF_H
+#define INETMAIL_CONF_H
+
+#include <stdint.h>
+
+#define CONF_FILE	"/etc/inetmail/inetmail.conf"
+
+struct conf {
+	char	*hostname;		/* our name in greetings and Received: */
+	char	*local_domains;		/* space/comma separated; "" = hostname only */
+	char	*mailbox;		/* ~/Maildir, %u user, %h home */
+	char	*unpriv_user;		/* the unprivileged session user */
+	char	*chroot_dir;		/* "" = no chroot */
+	char	*pam_service;
+	char	*aliases;		/* aliases(5) source; compiled to .db */
+	uint64_t max_message_size;	/* octets, as received */
+	uint64_t max_recipients;
+	uint64_t min_uid;
+	uint64_t smtp_timeout;		/* seconds */
+	uint64_t pop3_timeout;		/* seconds after login */
+	uint64_t max_errors;		/* protocol errors before disconnect */
+	int	 vrfy;			/* VRFY answers 250/550 instead of 252 */
+	int	 expn;			/* EXPN allowed */
+	uint64_t auth_fail_delay;	/* milliseconds a failed login costs */
+};
+
+extern struct conf conf;
+
+/* Sets every key to its default. */
+void	conf_defaults(void);
+/*
+ * Reads path. A missing file is an error unless optional is set (the default
+ * path when -f was not given). Errors go to the log and stderr-less callers
+ * exit: returns -1 with a message in err (file:line: what).
+ */
+int	conf_load(const char *path, int optional, char *err, size_t errsize);
+/* Applies "key=value" (from -o). Same checks as a file line. */
+int	conf_option(const char *kv, char *err, size_t errsize);
+/* True if dom (any case) is one of local_domains or hostname. */
+int	conf_is_local_domain(const char *dom);
+/* Fills in derived defaults (hostname from gethostname) after loading. */
+void	conf_finish(void);
+
+#endif

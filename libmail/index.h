@@ -1,0 +1,103 @@
+/*
+ * index.h - the Berkeley DB index of one Maildir: a cache of what is in new/
+ * and cur/ (name, sizes, lines, arrival, a few headers) so that listings need
+ * no message file opened. The Maildir is the truth; the index can always be
+ * rebuilt from it (idx_sync with IDX_SYNC_FULL).
+ *
+ * Storage (see DESIGN.md "Berkeley DB index"): MAILDIR/inetmail/ holds
+ * `lock` (flock(2), exclusive, held from idx_open to idx_close), a private
+ * transactional environment (DB_PRIVATE, DB_RECOVER at open, small log files)
+ * and index.db. Every opener - smtpd delivery, pop3d, maildb - takes the lock,
+ * so `flock DIR/lock db5.3_dump -h DIR index.db` is a safe admin inspection.
+ * A kill -9 at any instant leaves an index the next opener recovers without
+ * hanging.
+ */
+#ifndef INETMAIL_INDEX_H
+#define INETMAIL_INDEX_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "params.h"
+
+#define IDX_DIRNAME	"inetmail"	/* no leading dot: not a Maildir++ folder */
+
+struct idx;
+
+enum idx_dir { IDX_NEW = 0, IDX_CUR = 1 };
+
+struct idx_rec {
+	char	 name[IDX_NAME_MAX];	/* file name inside new/ or cur/ */
+	char	 uidl[UIDL_MAX + 1];	/* from the unique part of the name */
+	uint8_t	 dir;			/* enum idx_dir */
+	uint64_t size;			/* octets on disk (LF line ends) */
+	uint64_t wsize;			/* octets with CRLF line ends (POP3 size) */
+	uint32_t lines;			/* line count */
+	int64_t	 arrival;		/* Unix time of delivery */
+	char	 from[IDX_HDR_MAX + 1];	/* header values, unfolded, printable, cut */
+	char	 to[IDX_HDR_MAX + 1];
+	char	 subject[IDX_HDR_MAX + 1];
+	char	 date[IDX_HDR_MAX + 1];
+	char	 msgid[IDX_HDR_MAX + 1];
+};
+
+/*
+ * Opens (IDX_CREATE: creating MAILDIR/inetmail as needed) the index of the
+ * Maildir at path, taking the exclusive lock (waiting for it). Runs recovery.
+ * Returns -1 with errno set (and a log line) on failure.
+ */
+#define IDX_CREATE	0x01
+int	idx_open(struct idx **, const char *maildir, int flags);
+/* Checkpoints, closes, marks clean and releases the lock. Sets *ix to NULL. */
+int	idx_close(struct idx **);
+
+/*
+ * One transaction per logical operation. Outside idx_begin/idx_commit each
+ * put/del is its own transaction. Commits are WRITE_NOSYNC: they survive a
+ * kill -9 of the process (the OS has the log), not a power loss.
+ */
+int	idx_begin(struct idx *);
+int	idx_commit(struct idx *);
+void	idx_abort(struct idx *);
+
+int	idx_put(struct idx *, const struct idx_rec *);
+/* 0 found, 1 not found, -1 error. Looks up by the unique part of name. */
+int	idx_get(struct idx *, const char *name, struct idx_rec *);
+/* 0 deleted, 1 not found, -1 error. */
+int	idx_del(struct idx *, const char *name);
+/* Calls fn for each record in arrival order (then by name); stops if fn != 0. */
+int	idx_iter(struct idx *, int (*fn)(const struct idx_rec *, void *), void *);
+/* Number of messages and total wsize. */
+int	idx_count(struct idx *, uint64_t *count, uint64_t *wsize);
+
+/*
+ * Brings the index in line with the Maildir: records for files that vanished
+ * are removed, files not indexed are added (their headers parsed), records
+ * whose name changed (new/ -> cur/, flags) are updated. Without IDX_SYNC_FULL
+ * it skips cur/ when cur/ has not changed since the last sync (stored
+ * mtime). Reports counts of added/removed when the pointers are not NULL.
+ */
+#define IDX_SYNC_FULL	0x01
+int	idx_sync(struct idx *, const char *maildir, int flags,
+	    unsigned *added, unsigned *removed);
+
+/*
+ * The stored record format (version 1), portable and fixed: version byte,
+ * dir byte, size u64, wsize u64, lines u32, arrival i64 (little-endian), then
+ * name, uidl, from, to, subject, date, msgid, each a u16 LE length and that
+ * many bytes (no NUL). idx_rec_encode returns the length written (at most
+ * IDX_REC_MAX) or -1 if rec is invalid or size too small. idx_rec_decode
+ * validates every length and byte and the exact total: 0 ok, -1 bad input.
+ */
+#define IDX_REC_VERSION	1
+#define IDX_REC_MAX	(2 + 8 + 8 + 4 + 8 + 7 * 2 + (IDX_NAME_MAX - 1) + \
+			 UIDL_MAX + 5 * IDX_HDR_MAX)
+int	idx_rec_encode(const struct idx_rec *, void *buf, size_t size);
+int	idx_rec_decode(const void *buf, size_t len, struct idx_rec *);
+
+/* The UIDL for a Maildir file name: its unique part (before ':' and before
+ * the first ','), or a hash of it when it is longer than UIDL_MAX or has
+ * bytes outside 0x21..0x7e. Writes UIDL_MAX+1 bytes at most. */
+void	idx_uidl(const char *name, char *uidl);
+
+#endif

@@ -1,0 +1,60 @@
+/*
+ * maildir.h - safe Maildir delivery and message file helpers. Runs as the
+ * mailbox owner (the delivery child has already dropped to that user).
+ *
+ * Delivery: a unique name in tmp/ (O_EXCL|O_NOFOLLOW, 0600), write, fsync,
+ * link into new/ (then unlink the tmp name), fsync new/, then add the index
+ * record. Only when all of this succeeded is the copy safe. Names are
+ * TIME.MusecPpidQcount.HOST,S=<octets on disk>,W=<octets as CRLF>.
+ * Messages are stored with LF line ends.
+ */
+#ifndef INETMAIL_MAILDIR_H
+#define INETMAIL_MAILDIR_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "index.h"
+
+/* Creates path, path/tmp, path/new, path/cur (0700) where missing. Refuses
+ * symlinks at any of them. 0 ok, -1 with errno. */
+int	maildir_create(const char *path);
+
+/*
+ * Delivers one message: writes header (may be NULL; e.g. "Return-Path: <a>\n")
+ * then the whole content of msgfd (read with pread from offset 0; LF line
+ * ends already) into the Maildir at path, which is created when missing, and
+ * indexes it. On success fills rec (name, sizes, headers) and returns 0.
+ * On failure nothing is left in new/ or tmp/ and -1 is returned with errno
+ * (ENOSPC/EDQUOT tell "mailbox full").
+ */
+int	maildir_deliver(const char *path, const char *header, int msgfd,
+	    struct idx_rec *rec);
+
+/* Undoes a delivery: removes new/NAME (or cur/NAME...) and its record. */
+int	maildir_undo(const char *path, const char *name);
+
+/*
+ * Fills rec from a message file open on fd: sizes (wsize counts each LF as
+ * CRLF; a last line without LF counts as if it had one), lines, and the
+ * From/To/Subject/Date/Message-ID headers (unfolded, made printable, cut).
+ * name and dir are set by the caller. 0 ok, -1 on read error.
+ */
+int	maildir_scan_message(int fd, struct idx_rec *rec);
+
+/* Parses ",S=" and ",W=" from a file name (before any ':'). Each output is
+ * set to its value, or UINT64_MAX where absent; returns 0 when both were
+ * present, -1 otherwise. */
+int	maildir_name_sizes(const char *name, uint64_t *size, uint64_t *wsize);
+
+/*
+ * Builds the index record of file name in the directory open on dirfd (dir
+ * is IDX_NEW or IDX_CUR), for idx_sync: sizes from the name when ,S= and ,W=
+ * are present and the file size equals S= (then only the header is read),
+ * else a full scan; arrival from the name's leading time, else the mtime.
+ * 0 ok, 1 skipped (vanished, not a regular file, name unusable), -1 error.
+ */
+int	maildir_index_file(int dirfd, const char *name, int dir,
+	    struct idx_rec *rec);
+
+#endif

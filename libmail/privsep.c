@@ -1,0 +1,228 @@
+/*
+ * privsep.c - monitor frames and the privilege drop.
+ */
+#include <errno.h>
+#include <grp.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "privsep.h"
+
+int
+ps_pair(int sv[2])
+{
+	return socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv);
+}
+
+void
+ps_init(struct ps_frame *f, uint32_t type)
+{
+	f->type = type;
+	f->len = 0;
+	f->fd = -1;
+	f->rpos = 0;
+}
+
+int
+ps_put_bytes(struct ps_frame *f, const void *p, size_t n)
+{
+	if (n > sizeof(f->data) - f->len)
+		return -1;
+	memcpy(f->data + f->len, p, n);
+	f->len += n;
+	return 0;
+}
+
+int
+ps_put_u32(struct ps_frame *f, uint32_t v)
+{
+	return ps_put_bytes(f, &v, sizeof(v));
+}
+
+int
+ps_put_str(struct ps_frame *f, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n > UINT32_MAX || n + 4 > sizeof(f->data) - f->len)
+		return -1;
+	ps_put_u32(f, (uint32_t)n);
+	return ps_put_bytes(f, s, n);
+}
+
+int
+ps_send(int sock, const struct ps_frame *f, int fd)
+{
+	struct iovec iov[2];
+	struct msghdr msg;
+	union {
+		struct cmsghdr	hdr;
+		char		buf[CMSG_SPACE(sizeof(int))];
+	} cm;
+	ssize_t n;
+
+	iov[0].iov_base = (void *)&f->type;
+	iov[0].iov_len = sizeof(f->type);
+	iov[1].iov_base = (void *)f->data;
+	iov[1].iov_len = f->len;
+	memset(&msg, 0, sizeof(msg));
+	msg.msg_iov = iov;
+	msg.msg_iovlen = 2;
+	if (fd >= 0) {
+		struct cmsghdr *c;
+
+		memset(&cm, 0, sizeof(cm));
+		msg.msg_control = cm.buf;
+		msg.msg_controllen = sizeof(cm.buf);
+		c = CMSG_FIRSTHDR(&msg);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	}
+	do
+		n = sendmsg(sock, &msg, MSG_NOSIGNAL);
+	while (n == -1 && errno == EINTR);
+	return n == (ssize_t)(sizeof(f->type) + f->len) ? 0 : -1;
+}
+
+int
+ps_recv(int sock, struct ps_frame *f, int timeout_ms)
+{
+	struct pollfd p = { sock, POLLIN, 0 };
+	struct iovec iov[2];
+	struct msghdr msg;
+	struct cmsghdr *c;
+	union {
+		struct cmsghdr	hdr;
+		char		buf[CMSG_SPACE(sizeof(int) * 4)];
+	} cm;
+	ssize_t n;
+	int r, bad = 0;
+
+	ps_init(f, 0);
+	do
+		r = poll(&p, 1, timeout_ms);
+	while (r == -1 && errno == EINTR);
+	if (r <= 0)
+		return -1;
+	iov[0].iov_base = &f->type;
+	iov[0].iov_len = sizeof(f->type);
+	iov[1].iov_base = f->data;
+	iov[1].iov_len = sizeof(f->data);
+	memset(&msg, 0, sizeof(msg));
+	msg.msg_iov = iov;
+	msg.msg_iovlen = 2;
+	msg.msg_control = cm.buf;
+	msg.msg_controllen = sizeof(cm.buf);
+	do
+		n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+	while (n == -1 && errno == EINTR);
+	if (n <= 0)
+		return -1;
+	/* Every fd that arrived is either kept (exactly one) or closed. */
+	for (c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c)) {
+		size_t i, nfd;
+
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) {
+			bad = 1;
+			continue;
+		}
+		nfd = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (i = 0; i < nfd; i++) {
+			int fd;
+
+			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+			if (f->fd == -1 && !bad)
+				f->fd = fd;
+			else {
+				close(fd);
+				bad = 1;
+			}
+		}
+	}
+	if (bad || (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) ||
+	    (size_t)n < sizeof(f->type)) {
+		if (f->fd != -1)
+			close(f->fd);
+		f->fd = -1;
+		log_warnx("privsep: malformed frame dropped");
+		return -1;
+	}
+	f->len = (size_t)n - sizeof(f->type);
+	return 0;
+}
+
+int
+ps_get_bytes(struct ps_frame *f, void *out, size_t n)
+{
+	if (n > f->len - f->rpos)
+		return -1;
+	memcpy(out, f->data + f->rpos, n);
+	f->rpos += n;
+	return 0;
+}
+
+int
+ps_get_u32(struct ps_frame *f, uint32_t *v)
+{
+	return ps_get_bytes(f, v, sizeof(*v));
+}
+
+int
+ps_get_str(struct ps_frame *f, char *out, size_t max)
+{
+	uint32_t n, i;
+
+	if (ps_get_u32(f, &n) == -1 || max == 0 || n >= max ||
+	    n > f->len - f->rpos)
+		return -1;
+	for (i = 0; i < n; i++) {
+		unsigned char c = f->data[f->rpos + i];
+
+		if (c < 0x20 || c == 0x7f)
+			return -1;
+	}
+	memcpy(out, f->data + f->rpos, n);
+	out[n] = '\0';
+	f->rpos += n;
+	return 0;
+}
+
+int
+ps_done(const struct ps_frame *f)
+{
+	return f->rpos == f->len;
+}
+
+void
+priv_drop(const char *user, uid_t uid, gid_t gid, const char *dir, int allow_root)
+{
+	uid_t ru, eu, su;
+	gid_t rg, eg, sg;
+
+	if (uid == 0 && !allow_root)
+		fatalx("refusing to run a session as root (user %s)", user);
+	/* Groups first: initgroups reads the group file, absent in the chroot. */
+	if (initgroups(user, gid) == -1 && setgroups(1, &gid) == -1)
+		fatal("setgroups for %s", user);
+	if (dir != NULL && dir[0] != '\0') {
+		if (chroot(dir) == -1)
+			fatal("chroot %s", dir);
+		if (chdir("/") == -1)
+			fatal("chdir / in chroot");
+	}
+	if (setresgid(gid, gid, gid) == -1)
+		fatal("setresgid %u", (unsigned)gid);
+	if (setresuid(uid, uid, uid) == -1)
+		fatal("setresuid %u", (unsigned)uid);
+	if (getresuid(&ru, &eu, &su) == -1 || ru != uid || eu != uid || su != uid)
+		fatalx("uid drop to %u did not take", (unsigned)uid);
+	if (getresgid(&rg, &eg, &sg) == -1 || rg != gid || eg != gid || sg != gid)
+		fatalx("gid drop to %u did not take", (unsigned)gid);
+	if (uid != 0 && (setuid(0) != -1 || seteuid(0) != -1))
+		fatalx("could regain root after dropping to %u", (unsigned)uid);
+}

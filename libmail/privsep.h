@@ -1,0 +1,64 @@
+/*
+ * privsep.h - the frames between an unprivileged session process and its
+ * root monitor, and the privilege drop itself.
+ *
+ * Frames travel over a SOCK_SEQPACKET socketpair: one frame per datagram, so
+ * a frame is never split or merged. A frame is a 4-byte type, then at most
+ * PS_PAYLOAD_MAX bytes of payload, and at most one passed file descriptor
+ * (message bodies travel as fds, never as parsed text). The receiver checks
+ * the size, truncation and the fd count of every frame; the payload format
+ * of each type is validated by its handler with the ps_get_* readers, which
+ * never read past the frame.
+ */
+#ifndef INETMAIL_PRIVSEP_H
+#define INETMAIL_PRIVSEP_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "params.h"
+
+struct ps_frame {
+	uint32_t	 type;
+	size_t		 len;
+	unsigned char	 data[PS_PAYLOAD_MAX];
+	int		 fd;		/* -1 when none was passed */
+	size_t		 rpos;		/* read position for ps_get_* */
+};
+
+/* Creates the socketpair (close-on-exec). */
+int	ps_pair(int sv[2]);
+/* Starts an empty frame of a type. */
+void	ps_init(struct ps_frame *, uint32_t type);
+/* Appends a u32 / a length-prefixed string; -1 if the frame would overflow. */
+int	ps_put_u32(struct ps_frame *, uint32_t);
+int	ps_put_str(struct ps_frame *, const char *);
+int	ps_put_bytes(struct ps_frame *, const void *, size_t);
+/* Sends the frame, passing fd when fd >= 0. */
+int	ps_send(int sock, const struct ps_frame *, int fd);
+/*
+ * Receives one frame, waiting at most timeout_ms (-1 forever). Returns 0,
+ * or -1 on EOF, error, timeout, truncation or a malformed control message
+ * (any stray fds are closed).
+ */
+int	ps_recv(int sock, struct ps_frame *, int timeout_ms);
+/* Readers: -1 if the frame is too short or a string is not clean text of
+ * at most max-1 bytes (no NUL, no control bytes). */
+int	ps_get_u32(struct ps_frame *, uint32_t *);
+int	ps_get_str(struct ps_frame *, char *out, size_t max);
+int	ps_get_bytes(struct ps_frame *, void *out, size_t len);
+/* True when every byte was read: handlers reject frames with trailing junk. */
+int	ps_done(const struct ps_frame *);
+
+/*
+ * Drops to uid/gid (supplementary groups of user), chrooting to dir first
+ * when dir is non-empty. setgroups/initgroups, setresgid, setresuid; then
+ * verifies that the real, effective and saved ids all changed and that
+ * setuid(0) fails. allow_root permits uid 0 (root's own mailbox only).
+ * Any failure is fatal.
+ */
+void	priv_drop(const char *user, uid_t uid, gid_t gid, const char *dir,
+	    int allow_root);
+
+#endif

@@ -1,0 +1,268 @@
+/*
+ * monitor.c - the root half of smtpd. It parses nothing from the network:
+ * it answers length-checked frames from its session child (may ADDRESS
+ * receive? deliver this fd to these recipients) and forks one delivery
+ * child per local account, which drops to that account before it touches
+ * the Maildir. A message is acknowledged only when every copy is safe; a
+ * partial failure undoes the copies already made.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "log.h"
+#include "maildir.h"
+#include "params.h"
+#include "privsep.h"
+#include "smtpd.h"
+#include "util.h"
+
+/* Exit codes of a delivery child, sysexits style. */
+#define EX_DELIVERED	0
+#define EX_TEMP		75
+#define EX_FULL		73
+
+static struct mailuser *users;	/* accounts of the pending DELIVER */
+static size_t nusers, maxusers;
+static unsigned nrcpts;
+static int pending_failed;	/* a recipient could not be added */
+
+static int
+answer(int fd, uint32_t status, const char *detail)
+{
+	struct ps_frame f;
+
+	ps_init(&f, status);
+	if (ps_put_str(&f, detail) == -1)
+		return -1;
+	return ps_send(fd, &f, -1);
+}
+
+/* Adds the accounts of one recipient to the pending delivery. */
+static uint32_t
+add_recipient(const char *addr)
+{
+	struct mailuser found[ALIAS_TARGETS_MAX];
+	int i, j, n;
+
+	if (++nrcpts > conf.max_recipients)
+		return ANS_TEMP;
+	if ((n = user_resolve(addr, found, ALIAS_TARGETS_MAX)) <= 0)
+		return n == 0 ? ANS_NOUSER : ANS_TEMP;
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < (int)nusers; j++)
+			if (users[j].uid == found[i].uid &&
+			    strcmp(users[j].name, found[i].name) == 0)
+				break;
+		if (j < (int)nusers)
+			continue;
+		if (nusers == maxusers) {
+			maxusers = maxusers ? maxusers * 2 : 16;
+			users = xreallocarray(users, maxusers, sizeof(*users));
+		}
+		users[nusers++] = found[i];
+	}
+	return ANS_OK;
+}
+
+/* Runs fn as account u in a child; returns the child's exit status. */
+static int
+as_user(const struct mailuser *u, int (*fn)(const struct mailuser *, void *), void *arg)
+{
+	pid_t pid;
+	int status;
+
+	if ((pid = fork()) == -1) {
+		log_warn("fork");
+		return EX_TEMP;
+	}
+	if (pid == 0) {
+		priv_drop(u->name, u->uid, u->gid, NULL, 1);
+		_exit(fn(u, arg));
+	}
+	while (waitpid(pid, &status, 0) == -1)
+		if (errno != EINTR)
+			return EX_TEMP;
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	log_warnx("delivery child for %s killed by signal %d", u->name,
+	    WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+	return EX_TEMP;
+}
+
+struct deliver_args {
+	int		 msgfd;
+	const char	*header;
+	int		 namepipe;	/* the child writes the new file name here */
+};
+
+static int
+deliver_one(const struct mailuser *u, void *arg)
+{
+	struct deliver_args *a = arg;
+	struct idx_rec rec;
+	char path[4096];
+
+	if (user_maildir(u, path, sizeof(path)) == -1) {
+		log_warnx("user=%s bad mailbox path", u->name);
+		return EX_TEMP;
+	}
+	if (maildir_deliver(path, a->header, a->msgfd, &rec) == -1) {
+		int full = errno == ENOSPC || errno == EDQUOT;
+
+		log_warn("user=%s delivery to %s failed", u->name, pr(path));
+		return full ? EX_FULL : EX_TEMP;
+	}
+	if (write_all(a->namepipe, rec.name, strlen(rec.name) + 1) == -1)
+		return EX_TEMP;
+	return EX_DELIVERED;
+}
+
+static int
+undo_one(const struct mailuser *u, void *arg)
+{
+	char path[4096];
+
+	if (user_maildir(u, path, sizeof(path)) == -1)
+		return EX_TEMP;
+	return maildir_undo(path, arg) == 0 ? EX_DELIVERED : EX_TEMP;
+}
+
+/* Delivers msgfd to every pending account; all or nothing. */
+static uint32_t
+deliver(int msgfd, const char *sender, const char *msgid)
+{
+	char header[MSG_SENDER_MAX + 32], (*names)[IDX_NAME_MAX];
+	int fds[2], rv = EX_DELIVERED;
+	size_t i, done = 0;
+
+	if (str_fmt(header, sizeof(header), "Return-Path: <%s>\n", sender) == -1)
+		return ANS_TEMP;
+	names = xcalloc(nusers, sizeof(*names));
+	for (i = 0; i < nusers && rv == EX_DELIVERED; i++) {
+		struct deliver_args a = { msgfd, header, -1 };
+		ssize_t n;
+
+		if (pipe2(fds, O_CLOEXEC) == -1) {
+			rv = EX_TEMP;
+			break;
+		}
+		a.namepipe = fds[1];
+		rv = as_user(&users[i], deliver_one, &a);
+		close(fds[1]);
+		n = read(fds[0], names[i], sizeof(names[i]) - 1);
+		close(fds[0]);
+		if (rv == EX_DELIVERED && (n <= 1 || names[i][n - 1] != '\0'))
+			rv = EX_TEMP;
+		if (rv == EX_DELIVERED) {
+			done++;
+			log_info("msgid=%s to=%s status=delivered file=%s", msgid,
+			    users[i].name, pr(names[i]));
+		}
+	}
+	if (rv != EX_DELIVERED)
+		for (i = 0; i < done; i++) {
+			if (as_user(&users[i], undo_one, names[i]) != EX_DELIVERED)
+				log_warnx("msgid=%s to=%s undo failed file=%s",
+				    msgid, users[i].name, pr(names[i]));
+			else
+				log_info("msgid=%s to=%s status=undone", msgid,
+				    users[i].name);
+		}
+	free(names);
+	return rv == EX_DELIVERED ? ANS_OK : rv == EX_FULL ? ANS_FULL : ANS_TEMP;
+}
+
+static void
+reset_pending(void)
+{
+	nusers = 0;
+	nrcpts = 0;
+	pending_failed = 0;
+}
+
+void
+monitor_run(int fd, int client_fd, pid_t child)
+{
+	struct ps_frame f;
+	char addr[SMTP_PATH_MAX + 1], sender[MSG_SENDER_MAX + 1], id[32];
+	int status;
+
+	close(0);
+	for (;;) {
+		uint32_t ans;
+		struct mailuser found[ALIAS_TARGETS_MAX];
+		int n;
+
+		if (ps_recv(fd, &f, -1) == -1)
+			break;
+		switch (f.type) {
+		case REQ_RCPT:
+		case REQ_EXPN:
+			if (ps_get_str(&f, addr, sizeof(addr)) == -1 || !ps_done(&f))
+				goto bad;
+			n = user_resolve(addr, found, ALIAS_TARGETS_MAX);
+			if (n > 0 && f.type == REQ_EXPN) {
+				char list[1024] = "";
+				int i;
+
+				for (i = 0; i < n; i++) {
+					size_t len = strlen(list);
+
+					str_fmt(list + len, sizeof(list) - len, "%s%s",
+					    i ? " " : "", found[i].name);
+				}
+				answer(fd, ANS_OK, list);
+			} else
+				answer(fd, n > 0 ? ANS_OK : n == 0 ? ANS_NOUSER :
+				    ANS_TEMP, "");
+			break;
+		case REQ_DELIVER_RCPT:
+			if (ps_get_str(&f, addr, sizeof(addr)) == -1 || !ps_done(&f))
+				goto bad;
+			/* No answer: DELIVER answers for all recipients. */
+			if (add_recipient(addr) != ANS_OK) {
+				log_warnx("recipient %s accepted at RCPT but not "
+				    "resolvable now", pr(addr));
+				pending_failed = 1;
+			}
+			break;
+		case REQ_DELIVER:
+			if (f.fd == -1 ||
+			    ps_get_str(&f, sender, sizeof(sender)) == -1 ||
+			    ps_get_str(&f, id, sizeof(id)) == -1 || !ps_done(&f))
+				goto bad;
+			ans = nusers > 0 && !pending_failed ?
+			    deliver(f.fd, sender, id) : ANS_TEMP;
+			close(f.fd);
+			reset_pending();
+			answer(fd, ans, "");
+			break;
+		default:
+			goto bad;
+		}
+	}
+	goto out;
+bad:
+	log_warnx("monitor: bad request type %u from session, closing",
+	    (unsigned)f.type);
+	if (f.fd != -1)
+		close(f.fd);
+	kill(child, SIGKILL);
+out:
+	status = 0;
+	while (waitpid(child, &status, 0) == -1 && errno == EINTR)
+		;
+	if (WIFSIGNALED(status)) {
+		static const char msg[] = "421 4.3.0 Internal error, closing connection\r\n";
+
+		log_warnx("session died with signal %d", WTERMSIG(status));
+		(void)write_all(client_fd, msg, sizeof(msg) - 1);
+	}
+}

@@ -1,0 +1,842 @@
+/*
+ * session.c - the SMTP session: runs unprivileged in chroot_dir, parses
+ * everything the client sends, and asks the monitor only two questions
+ * (may this recipient receive; deliver this message). One command table;
+ * handlers reply through reply(), which also counts errors.
+ *
+ * DATA and BDAT are smuggling-proof: only CR LF "." CR LF ends DATA, where
+ * the CR LF before the dot is the previous line's real end; a bare CR or LF
+ * or a NUL anywhere in the message gets it rejected after the real end of
+ * data; pipelining sync is enforced after the commands RFC 2920 puts last
+ * in a group.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "conf.h"
+#include "lineio.h"
+#include "log.h"
+#include "params.h"
+#include "privsep.h"
+#include "smtpd.h"
+#include "util.h"
+
+/* Session states, as bits so a command table row can allow several. */
+#define ST_GREET	0x01	/* no HELO/EHLO yet */
+#define ST_HELO		0x02	/* HELO/EHLO done, no transaction */
+#define ST_MAIL		0x04	/* MAIL accepted */
+#define ST_RCPT		0x08	/* at least one RCPT accepted */
+#define ST_ANY		0x0f
+
+#define CF_SYNC		0x01	/* must end a pipelined group (RFC 2920 3.1) */
+
+/* Message writer errors, in the order they are reported. */
+#define E_IO		0x01
+#define E_SIZE		0x02
+#define E_EOL		0x04
+#define E_NUL		0x08
+#define E_LONG		0x10
+#define E_LOOP		0x20
+
+/*
+ * The message writer: takes the message as received (CRLF line ends, after
+ * dot-unstuffing for DATA), checks it byte by byte, and stores it with LF
+ * line ends in a memfd that the monitor receives.
+ */
+struct msgw {
+	int		 fd;
+	struct buf	 out;
+	uint64_t	 size;		/* octets received */
+	int		 cr;		/* last byte was a CR */
+	size_t		 linelen;
+	int		 in_hdr;
+	char		 hdr[10];	/* the start of the current header line */
+	unsigned	 received;	/* Received: headers seen */
+	unsigned	 err;
+};
+
+struct session {
+	struct io	 io;
+	int		 mfd;		/* monitor socket */
+	const struct peer *peer;
+	unsigned	 state;
+	int		 esmtp;
+	char		 helo[SMTP_DOMAIN_MAX + 1];
+	char		 sender[SMTP_PATH_MAX + 1];
+	int		 utf8;		/* MAIL ... SMTPUTF8 */
+	char		(*rcpts)[SMTP_PATH_MAX + 1];
+	unsigned	 nrcpt;
+	int		 bdat;		/* a BDAT transaction is under way */
+	int		 bdat_failed;	/* an earlier chunk was refused */
+	struct msgw	 w;
+	char		 msgid[16];
+	unsigned	 errors, ncmds;
+	int		 quit;
+};
+
+static void	 reply(struct session *, int code, const char *, ...)
+		    __attribute__((format(printf, 3, 4)));
+
+static void
+reply(struct session *s, int code, const char *fmt, ...)
+{
+	char text[SMTP_CMD_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	io_printf(&s->io, "%d %s\r\n", code, text);
+	if (code >= 400) {
+		log_info("reject code=%d text=\"%s\"", code, pr(text));
+		if (code != 421 && ++s->errors >= conf.max_errors) {
+			io_printf(&s->io, "421 4.7.0 %s Error: too many errors\r\n",
+			    conf.hostname);
+			log_info("disconnect reason=too_many_errors");
+			s->quit = 1;
+		}
+	}
+}
+
+/* ---- message writer ---------------------------------------------------- */
+
+static void
+msgw_flush(struct msgw *w)
+{
+	if (w->out.len > 0 && !(w->err & E_IO) &&
+	    write_all(w->fd, w->out.ptr, w->out.len) == -1)
+		w->err |= E_IO;
+	buf_reset(&w->out);
+}
+
+static void
+msgw_put(struct msgw *w, const char *p, size_t n)
+{
+	if (w->err & (E_SIZE | E_IO))
+		return;		/* the message is refused; stop storing */
+	if (buf_add(&w->out, p, n) == -1) {
+		msgw_flush(w);
+		if (buf_add(&w->out, p, n) == -1)
+			w->err |= E_IO;
+	}
+	if (w->out.len >= 65536)
+		msgw_flush(w);
+}
+
+static int
+msgw_start(struct msgw *w)
+{
+	memset(w, 0, sizeof(*w));
+	buf_init(&w->out, 1 << 17);
+	w->in_hdr = 1;
+	if ((w->fd = memfd_create("inetmail-msg", MFD_CLOEXEC)) == -1) {
+		log_warn("memfd_create");
+		return -1;
+	}
+	return 0;
+}
+
+static void
+msgw_end_line(struct msgw *w)
+{
+	if (w->in_hdr) {
+		if (w->linelen == 0)
+			w->in_hdr = 0;
+		else if (w->linelen >= 9 && strncasecmp(w->hdr, "received:", 9) == 0 &&
+		    ++w->received >= SMTP_MAX_RECEIVED)
+			w->err |= E_LOOP;
+	}
+	msgw_put(w, "\n", 1);
+	w->linelen = 0;
+}
+
+/* Feeds received octets (CRLF form). */
+static void
+msgw_feed(struct msgw *w, const char *p, size_t n)
+{
+	size_t i, start = 0;
+
+	w->size += n;
+	if (w->size > conf.max_message_size)
+		w->err |= E_SIZE;
+	for (i = 0; i < n; i++) {
+		char c = p[i];
+
+		if (c == '\r') {
+			if (w->cr)
+				w->err |= E_EOL;
+			msgw_put(w, p + start, i - start);
+			start = i + 1;
+			w->cr = 1;
+			continue;
+		}
+		if (c == '\n') {
+			if (!w->cr)
+				w->err |= E_EOL;
+			w->cr = 0;
+			msgw_put(w, p + start, i - start);
+			start = i + 1;
+			msgw_end_line(w);
+			continue;
+		}
+		if (w->cr) {		/* a CR not before LF: keep it, refuse */
+			w->err |= E_EOL;
+			w->cr = 0;
+		}
+		if (c == '\0')
+			w->err |= E_NUL;
+		if (w->linelen < sizeof(w->hdr))
+			w->hdr[w->linelen] = c;
+		if (++w->linelen > SMTP_TEXT_MAX - 2)
+			w->err |= E_LONG;
+	}
+	msgw_put(w, p + start, n - start);
+}
+
+/* Ends the message: a last line without CRLF gets an LF (BDAT). */
+static void
+msgw_finish(struct msgw *w)
+{
+	if (w->cr)
+		w->err |= E_EOL;
+	if (w->linelen > 0)
+		msgw_put(w, "\n", 1);
+	msgw_flush(w);
+}
+
+static void
+msgw_discard(struct msgw *w)
+{
+	if (w->fd != -1)
+		close(w->fd);
+	w->fd = -1;
+	buf_free(&w->out);
+}
+
+/* ---- transaction ------------------------------------------------------- */
+
+static void
+new_msgid(struct session *s)
+{
+	static const char set[] = "0123456789ABCDEFGHJKLMNPQRSTUVWXYZ";
+	unsigned char r[10];
+	size_t i;
+
+	if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
+		fatal("getrandom");
+	for (i = 0; i < sizeof(r); i++)
+		s->msgid[i] = set[r[i] % (sizeof(set) - 1)];
+	s->msgid[i] = '\0';
+}
+
+static void
+reset_transaction(struct session *s)
+{
+	if (s->state & (ST_MAIL | ST_RCPT))
+		s->state = ST_HELO;
+	s->nrcpt = 0;
+	s->sender[0] = '\0';
+	s->utf8 = 0;
+	if (s->bdat)
+		msgw_discard(&s->w);
+	s->bdat = s->bdat_failed = 0;
+}
+
+/* Asks the monitor about addr; returns its answer type. */
+static uint32_t
+ask(struct session *s, uint32_t type, const char *addr, char *detail, size_t size)
+{
+	struct ps_frame f;
+
+	ps_init(&f, type);
+	if (ps_put_str(&f, addr) == -1 || ps_send(s->mfd, &f, -1) == -1 ||
+	    ps_recv(s->mfd, &f, -1) == -1)
+		fatalx("monitor went away");
+	if (ps_get_str(&f, detail, size) == -1)
+		fatalx("monitor: bad answer");
+	return f.type;
+}
+
+static void
+write_received(struct session *s)
+{
+	char date[64], line[1024];
+	time_t now = time(NULL);
+	struct tm tm;
+	const char *proto = s->esmtp ? (s->utf8 ? "UTF8SMTP" : "ESMTP") : "SMTP";
+
+	gmtime_r(&now, &tm);
+	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
+	if (s->nrcpt == 1)
+		str_fmt(line, sizeof(line), "Received: from %s (%s)\n\tby %s "
+		    "(inetmail) with %s id %s\n\tfor <%s>; %s\n", s->helo,
+		    s->peer->name, conf.hostname, proto, s->msgid, s->rcpts[0], date);
+	else
+		str_fmt(line, sizeof(line), "Received: from %s (%s)\n\tby %s "
+		    "(inetmail) with %s id %s;\n\t%s\n", s->helo, s->peer->name,
+		    conf.hostname, proto, s->msgid, date);
+	msgw_put(&s->w, line, strlen(line));
+}
+
+/* Reports the message writer's verdict or delivers; ends the transaction. */
+static void
+finish_message(struct session *s)
+{
+	struct ps_frame f;
+	char detail[64];
+	unsigned i, err;
+
+	msgw_finish(&s->w);
+	err = s->w.err;
+	if (err & E_IO)
+		reply(s, 451, "4.3.0 Error: local error while storing message");
+	else if (err & E_SIZE)
+		reply(s, 552, "5.3.4 Error: message too big");
+	else if (err & E_EOL)
+		reply(s, 550, "5.6.0 Error: bare CR or LF in message text");
+	else if (err & E_NUL)
+		reply(s, 550, "5.6.0 Error: NUL byte in message text");
+	else if (err & E_LONG)
+		reply(s, 550, "5.6.0 Error: message line longer than 998 octets");
+	else if (err & E_LOOP)
+		reply(s, 554, "5.4.6 Error: too many hops (mail loop?)");
+	if (err != 0) {
+		log_info("msgid=%s from=<%s> size=%llu status=rejected", s->msgid,
+		    pr(s->sender), (unsigned long long)s->w.size);
+		goto done;
+	}
+	for (i = 0; i < s->nrcpt; i++) {
+		ps_init(&f, REQ_DELIVER_RCPT);
+		if (ps_put_str(&f, s->rcpts[i]) == -1 ||
+		    ps_send(s->mfd, &f, -1) == -1)
+			fatalx("monitor went away");
+	}
+	ps_init(&f, REQ_DELIVER);
+	if (ps_put_str(&f, s->sender) == -1 || ps_put_str(&f, s->msgid) == -1 ||
+	    ps_send(s->mfd, &f, s->w.fd) == -1 || ps_recv(s->mfd, &f, -1) == -1 ||
+	    ps_get_str(&f, detail, sizeof(detail)) == -1)
+		fatalx("monitor went away");
+	switch (f.type) {
+	case ANS_OK:
+		reply(s, 250, "2.0.0 Ok: queued as %s", s->msgid);
+		log_info("msgid=%s from=<%s> nrcpt=%u size=%llu status=accepted",
+		    s->msgid, pr(s->sender), s->nrcpt, (unsigned long long)s->w.size);
+		break;
+	case ANS_FULL:
+		reply(s, 452, "4.3.1 Error: insufficient system storage");
+		break;
+	default:
+		reply(s, 451, "4.3.0 Error: local delivery failed, try again later");
+		break;
+	}
+done:
+	msgw_discard(&s->w);
+	s->bdat = 0;
+	reset_transaction(s);
+}
+
+/* ---- commands ---------------------------------------------------------- */
+
+static int
+helo_name_ok(const char *h)
+{
+	size_t n = strlen(h);
+
+	if (n == 0 || n > SMTP_DOMAIN_MAX)
+		return 0;
+	return strspn(h, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789.-_:[]") == n;
+}
+
+static void
+cmd_helo(struct session *s, char *arg, int esmtp)
+{
+	if (!helo_name_ok(arg)) {
+		reply(s, 501, "5.5.4 Syntax: %s hostname", esmtp ? "EHLO" : "HELO");
+		return;
+	}
+	reset_transaction(s);
+	str_copy(s->helo, sizeof(s->helo), arg);
+	s->esmtp = esmtp;
+	s->state = ST_HELO;
+	if (!esmtp) {
+		io_printf(&s->io, "250 %s\r\n", conf.hostname);
+		return;
+	}
+	io_printf(&s->io, "250-%s\r\n250-PIPELINING\r\n250-SIZE %llu\r\n"
+	    "250-8BITMIME\r\n250-ENHANCEDSTATUSCODES\r\n250-SMTPUTF8\r\n"
+	    "250 CHUNKING\r\n", conf.hostname,
+	    (unsigned long long)conf.max_message_size);
+}
+
+static void cmd_ehlo(struct session *s, char *arg) { cmd_helo(s, arg, 1); }
+static void cmd_helo1(struct session *s, char *arg) { cmd_helo(s, arg, 0); }
+
+/* Skips "FROM:" / "TO:" and optional spaces; NULL if absent. */
+static char *
+after_keyword(char *arg, const char *kw)
+{
+	size_t n = str_prefix_ci(arg, kw);
+
+	if (n == 0)
+		return NULL;
+	arg += n;
+	while (*arg == ' ')
+		arg++;
+	return arg;
+}
+
+static void
+cmd_mail(struct session *s, char *arg)
+{
+	char addr[SMTP_PATH_MAX + 1], *p, *param;
+	const char *rest;
+	int flags, utf8 = 0;
+
+	if ((p = after_keyword(arg, "FROM:")) == NULL) {
+		reply(s, 501, "5.5.4 Syntax: MAIL FROM:<address>");
+		return;
+	}
+	if (parse_path(p, addr, sizeof(addr), &rest, &flags) == -1) {
+		reply(s, 501, "5.1.7 Bad sender address syntax");
+		return;
+	}
+	p = (char *)rest;
+	if (*p != '\0' && *p != ' ') {
+		reply(s, 501, "5.1.7 Bad sender address syntax");
+		return;
+	}
+	while ((param = strsep(&p, " ")) != NULL) {
+		uint64_t size;
+
+		if (*param == '\0')
+			continue;
+		if (!s->esmtp) {
+			reply(s, 555, "5.5.4 Parameters need EHLO");
+			return;
+		}
+		if (str_prefix_ci(param, "SIZE=")) {
+			if (parse_u64(param + 5, UINT64_MAX, &size) == -1) {
+				reply(s, 501, "5.5.4 Bad SIZE parameter");
+				return;
+			}
+			if (size > conf.max_message_size) {
+				reply(s, 552, "5.3.4 Message size exceeds fixed limit");
+				return;
+			}
+		} else if (str_prefix_ci(param, "BODY=")) {
+			if (strcasecmp(param + 5, "7BIT") != 0 &&
+			    strcasecmp(param + 5, "8BITMIME") != 0) {
+				reply(s, 501, "5.5.4 Unsupported BODY type");
+				return;
+			}
+		} else if (strcasecmp(param, "SMTPUTF8") == 0) {
+			utf8 = 1;
+		} else if (str_prefix_ci(param, "AUTH=")) {
+			;	/* RFC 4954 5: accepted; meaningful only when relaying */
+		} else {
+			reply(s, 555, "5.5.4 Unsupported parameter %.40s", param);
+			return;
+		}
+	}
+	if ((flags & ADDR_UTF8) && !utf8) {
+		reply(s, 553, "5.6.7 Non-ASCII address needs SMTPUTF8");
+		return;
+	}
+	new_msgid(s);
+	str_copy(s->sender, sizeof(s->sender), addr);
+	s->utf8 = utf8;
+	s->state = ST_MAIL;
+	s->nrcpt = 0;
+	reply(s, 250, "2.1.0 Ok");
+}
+
+static void
+cmd_rcpt(struct session *s, char *arg)
+{
+	char addr[SMTP_PATH_MAX + 1], detail[8], *p;
+	const char *rest, *at;
+	int flags;
+
+	if ((p = after_keyword(arg, "TO:")) == NULL) {
+		reply(s, 501, "5.5.4 Syntax: RCPT TO:<address>");
+		return;
+	}
+	if (parse_path(p, addr, sizeof(addr), &rest, &flags) == -1 ||
+	    addr[0] == '\0') {
+		reply(s, 501, "5.1.3 Bad recipient address syntax");
+		return;
+	}
+	if (*rest != '\0') {
+		reply(s, *rest == ' ' ? 555 : 501, *rest == ' ' ?
+		    "5.5.4 Unsupported parameter" : "5.1.3 Bad recipient address syntax");
+		return;
+	}
+	if ((flags & ADDR_UTF8) && !s->utf8) {
+		reply(s, 553, "5.6.7 Non-ASCII address needs SMTPUTF8");
+		return;
+	}
+	if (s->nrcpt >= conf.max_recipients) {
+		reply(s, 452, "4.5.3 Error: too many recipients");
+		return;
+	}
+	if ((at = strrchr(addr, '@')) != NULL && !conf_is_local_domain(at + 1)) {
+		reply(s, 554, "5.7.1 <%s>: Relay access denied", addr);
+		return;
+	}
+	switch (ask(s, REQ_RCPT, addr, detail, sizeof(detail))) {
+	case ANS_OK:
+		break;
+	case ANS_NOUSER:
+		reply(s, 550, "5.1.1 <%s>: Recipient address rejected: User unknown", addr);
+		return;
+	default:
+		reply(s, 451, "4.3.0 <%s>: Temporary lookup failure", addr);
+		return;
+	}
+	if (s->rcpts == NULL)
+		s->rcpts = xcalloc(conf.max_recipients, sizeof(*s->rcpts));
+	str_copy(s->rcpts[s->nrcpt++], sizeof(s->rcpts[0]), addr);
+	s->state = ST_RCPT;
+	reply(s, 250, "2.1.5 Ok");
+}
+
+static void
+cmd_data(struct session *s, char *arg)
+{
+	char line[SMTP_TEXT_MAX];
+	size_t len;
+	unsigned flags;
+	int r, prev_crlf = 1;
+
+	if (*arg != '\0') {
+		reply(s, 501, "5.5.4 Syntax: DATA");
+		return;
+	}
+	if (s->bdat) {
+		reply(s, 503, "5.5.1 Error: DATA after BDAT");
+		return;
+	}
+	if (msgw_start(&s->w) == -1) {
+		reply(s, 451, "4.3.0 Error: local error");
+		return;
+	}
+	write_received(s);
+	reply(s, 354, "End data with <CR><LF>.<CR><LF>");
+	for (;;) {
+		r = io_getline(&s->io, line, SMTP_TEXT_MAX - 2, &len, &flags);
+		if (r != IO_OK) {
+			msgw_discard(&s->w);
+			if (r == IO_TIMEOUT)
+				reply(s, 421, "4.4.2 %s Error: timeout exceeded", conf.hostname);
+			log_info("msgid=%s status=lost_connection during DATA", s->msgid);
+			s->quit = 1;
+			return;
+		}
+		if ((flags & IOL_CRLF) && prev_crlf && len == 1 && line[0] == '.')
+			break;
+		prev_crlf = (flags & IOL_CRLF) != 0;
+		if (len > 0 && line[0] == '.')
+			msgw_feed(&s->w, line + 1, len - 1);
+		else
+			msgw_feed(&s->w, line, len);
+		if (flags & IOL_LONG)
+			s->w.err |= E_LONG;
+		msgw_feed(&s->w, (flags & IOL_CRLF) ? "\r\n" : "\n",
+		    (flags & IOL_CRLF) ? 2 : 1);
+	}
+	finish_message(s);
+}
+
+static void
+cmd_bdat(struct session *s, char *arg)
+{
+	char chunk[16384], *sp, *last = NULL;
+	uint64_t size, left;
+	int is_last = 0;
+
+	sp = strchr(arg, ' ');
+	if (sp != NULL) {
+		*sp = '\0';
+		last = sp + 1;
+	}
+	if (parse_u64(arg, UINT64_MAX / 2, &size) == -1 ||
+	    (last != NULL && !(is_last = strcasecmp(last, "LAST") == 0))) {
+		/* The chunk length is unknown, so nothing can be skipped. */
+		reply(s, 501, "5.5.4 Syntax: BDAT size [LAST]");
+		return;
+	}
+	/* The chunk is read in full even when it is refused (RFC 3030 2). */
+	if (s->state == ST_RCPT && !s->bdat_failed && !s->bdat) {
+		if (msgw_start(&s->w) == -1)
+			s->bdat_failed = 1;
+		else {
+			s->bdat = 1;
+			write_received(s);
+		}
+	}
+	for (left = size; left > 0; ) {
+		ssize_t n = io_read(&s->io, chunk, left < sizeof(chunk) ?
+		    (size_t)left : sizeof(chunk));
+
+		if (n <= 0) {
+			if (n == IO_TIMEOUT)
+				reply(s, 421, "4.4.2 %s Error: timeout exceeded", conf.hostname);
+			s->quit = 1;
+			return;
+		}
+		if (s->bdat)
+			msgw_feed(&s->w, chunk, (size_t)n);
+		left -= (uint64_t)n;
+	}
+	if (s->state == ST_GREET || s->state == ST_HELO) {
+		reply(s, 503, "5.5.1 Error: need MAIL command");
+		return;
+	}
+	if (s->state == ST_MAIL) {
+		reply(s, 554, "5.5.1 Error: no valid recipients");
+		return;
+	}
+	if (!s->bdat) {
+		reply(s, s->bdat_failed ? 503 : 451, s->bdat_failed ?
+		    "5.5.1 Error: transaction failed, send RSET" :
+		    "4.3.0 Error: local error");
+		return;
+	}
+	if (is_last) {
+		finish_message(s);
+		return;
+	}
+	if (s->w.err & E_SIZE) {
+		reply(s, 552, "5.3.4 Error: message too big");
+		msgw_discard(&s->w);
+		s->bdat = 0;
+		s->bdat_failed = 1;
+		return;
+	}
+	reply(s, 250, "2.0.0 Ok: %llu octets received", (unsigned long long)size);
+}
+
+static void
+cmd_rset(struct session *s, char *arg)
+{
+	(void)arg;
+	reset_transaction(s);
+	reply(s, 250, "2.0.0 Ok");
+}
+
+static void
+cmd_noop(struct session *s, char *arg)
+{
+	(void)arg;
+	reply(s, 250, "2.0.0 Ok");
+}
+
+static void
+cmd_quit(struct session *s, char *arg)
+{
+	(void)arg;
+	reply(s, 221, "2.0.0 Bye");
+	s->quit = 1;
+}
+
+static void
+cmd_help(struct session *s, char *arg)
+{
+	(void)arg;
+	reply(s, 214, "2.0.0 Commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP "
+	    "QUIT HELP VRFY");
+}
+
+/* VRFY and EXPN take a bare name or a path. */
+static int
+name_arg(const char *arg, char *addr, size_t size)
+{
+	const char *rest;
+	int flags;
+
+	if (arg[0] == '<')
+		return parse_path(arg, addr, size, &rest, &flags) == -1 ||
+		    *rest != '\0' || addr[0] == '\0' ? -1 : 0;
+	if (arg[0] == '\0' || strpbrk(arg, " <>\"") != NULL)
+		return -1;
+	return str_copy(addr, size, arg);
+}
+
+static void
+cmd_vrfy(struct session *s, char *arg)
+{
+	char addr[SMTP_PATH_MAX + 1], detail[8];
+
+	if (arg[0] == '\0') {
+		reply(s, 501, "5.5.4 Syntax: VRFY address");
+		return;
+	}
+	if (!conf.vrfy) {
+		reply(s, 252, "2.5.2 Cannot VRFY user, but will accept message "
+		    "and attempt delivery");
+		return;
+	}
+	if (name_arg(arg, addr, sizeof(addr)) == -1) {
+		reply(s, 501, "5.1.3 Bad address syntax");
+		return;
+	}
+	switch (ask(s, REQ_RCPT, addr, detail, sizeof(detail))) {
+	case ANS_OK:
+		reply(s, 250, "2.1.5 <%s>", addr);
+		break;
+	case ANS_NOUSER:
+		reply(s, 550, "5.1.1 <%s>: User unknown", addr);
+		break;
+	default:
+		reply(s, 451, "4.3.0 Temporary lookup failure");
+	}
+}
+
+static void
+cmd_expn(struct session *s, char *arg)
+{
+	char addr[SMTP_PATH_MAX + 1], list[1024], *p, *name;
+
+	if (!conf.expn) {
+		reply(s, 502, "5.5.1 EXPN not available");
+		return;
+	}
+	if (name_arg(arg, addr, sizeof(addr)) == -1) {
+		reply(s, 501, "5.5.4 Syntax: EXPN name");
+		return;
+	}
+	if (ask(s, REQ_EXPN, addr, list, sizeof(list)) != ANS_OK) {
+		reply(s, 550, "5.1.1 <%s>: no such list or user", addr);
+		return;
+	}
+	p = list;
+	while ((name = strsep(&p, " ")) != NULL)
+		io_printf(&s->io, "250%c2.1.5 <%s@%s>\r\n", p ? '-' : ' ', name,
+		    conf.hostname);
+}
+
+struct cmd {
+	const char	*name;
+	unsigned	 states;
+	unsigned	 flags;
+	void		(*fn)(struct session *, char *);
+};
+
+static const struct cmd cmds[] = {
+	{ "EHLO",	ST_ANY,			CF_SYNC,	cmd_ehlo },
+	{ "HELO",	ST_ANY,			CF_SYNC,	cmd_helo1 },
+	{ "MAIL",	ST_HELO,		0,		cmd_mail },
+	{ "RCPT",	ST_MAIL | ST_RCPT,	0,		cmd_rcpt },
+	{ "DATA",	ST_RCPT,		CF_SYNC,	cmd_data },
+	{ "BDAT",	ST_ANY,			0,		cmd_bdat },
+	{ "RSET",	ST_ANY,			0,		cmd_rset },
+	{ "NOOP",	ST_ANY,			CF_SYNC,	cmd_noop },
+	{ "QUIT",	ST_ANY,			CF_SYNC,	cmd_quit },
+	{ "HELP",	ST_ANY,			0,		cmd_help },
+	{ "VRFY",	ST_ANY,			CF_SYNC,	cmd_vrfy },
+	{ "EXPN",	ST_ANY,			CF_SYNC,	cmd_expn },
+	{ NULL,		0,			0,		NULL },
+};
+
+/* The reply for a command that is valid but not now. */
+static void
+wrong_state(struct session *s, const struct cmd *c)
+{
+	if (s->state == ST_GREET)
+		reply(s, 503, "5.5.1 Error: send HELO/EHLO first");
+	else if (strcmp(c->name, "MAIL") == 0)
+		reply(s, 503, "5.5.1 Error: nested MAIL command");
+	else if (strcmp(c->name, "RCPT") == 0)
+		reply(s, 503, "5.5.1 Error: need MAIL command");
+	else if (s->state == ST_MAIL)
+		reply(s, 554, "5.5.1 Error: no valid recipients");
+	else
+		reply(s, 503, "5.5.1 Error: need RCPT command");
+}
+
+static void
+dispatch(struct session *s, char *line)
+{
+	const struct cmd *c;
+	char *arg = line + strcspn(line, " ");
+	size_t n = (size_t)(arg - line);
+
+	if (*arg == ' ')
+		*arg++ = '\0';
+	for (c = cmds; c->name != NULL; c++)
+		if (n == 4 && strcasecmp(line, c->name) == 0)
+			break;
+	if (c->name == NULL) {
+		reply(s, 500, "5.5.2 Error: command not recognized");
+		return;
+	}
+	if ((c->flags & CF_SYNC) && io_pending(&s->io)) {
+		reply(s, 554, "5.5.0 Error: SMTP protocol synchronization");
+		log_info("disconnect reason=pipelining_violation cmd=%s", c->name);
+		s->quit = 1;
+		return;
+	}
+	if (!(c->states & s->state)) {
+		wrong_state(s, c);
+		return;
+	}
+	c->fn(s, arg);
+}
+
+void
+session_run(int mfd, const struct peer *peer)
+{
+	struct session s;
+	char line[SMTP_CMD_MAX];
+	size_t len;
+	unsigned flags;
+	int r;
+
+	memset(&s, 0, sizeof(s));
+	s.mfd = mfd;
+	s.peer = peer;
+	s.state = ST_GREET;
+	s.w.fd = -1;
+	io_init(&s.io, 0, 1, (unsigned)conf.smtp_timeout);
+	if (io_pending(&s.io)) {
+		io_printf(&s.io, "554 5.5.0 %s Error: talked before the greeting\r\n",
+		    conf.hostname);
+		io_flush(&s.io);
+		log_info("disconnect reason=early_talker");
+		return;
+	}
+	io_printf(&s.io, "220 %s ESMTP inetmail\r\n", conf.hostname);
+	while (!s.quit) {
+		r = io_getline(&s.io, line, SMTP_CMD_MAX - 2, &len, &flags);
+		if (r == IO_TIMEOUT) {
+			reply(&s, 421, "4.4.2 %s Error: timeout exceeded", conf.hostname);
+			break;
+		}
+		if (r != IO_OK) {
+			log_info("disconnect reason=%s", r == IO_EOF ? "eof" : "error");
+			break;
+		}
+		if (++s.ncmds > SMTP_MAX_COMMANDS) {
+			reply(&s, 421, "4.7.0 %s Error: too many commands", conf.hostname);
+			break;
+		}
+		if (flags & IOL_LONG)
+			reply(&s, 500, "5.5.2 Error: command line too long");
+		else if (flags & (IOL_BARE_LF | IOL_BARE_CR))
+			reply(&s, 500, "5.5.2 Error: bare CR or LF in command");
+		else if (flags & IOL_NUL)
+			reply(&s, 500, "5.5.2 Error: NUL byte in command");
+		else
+			dispatch(&s, line);
+	}
+	io_flush(&s.io);
+}

@@ -1,0 +1,44 @@
+/*
+ * smtpd.h - what the smtpd processes share: the monitor request types and
+ * the entry points of the session (unprivileged) and monitor (root) halves.
+ */
+#ifndef SMTPD_H
+#define SMTPD_H
+
+#include <stdint.h>
+
+#include "user.h"
+
+/* Session -> monitor requests. */
+enum {
+	REQ_RCPT = 1,		/* str address: may it receive? */
+	REQ_EXPN,		/* str address: which accounts? */
+	REQ_DELIVER_RCPT,	/* str address: one recipient of the next DELIVER */
+	REQ_DELIVER,		/* fd message, str sender, str id */
+};
+
+/* Monitor -> session answers (u32 status, then a str detail). */
+enum {
+	ANS_OK = 100,		/* detail: for EXPN the account list */
+	ANS_NOUSER,		/* no such local recipient */
+	ANS_TEMP,		/* try again later */
+	ANS_FULL,		/* mailbox full / no space */
+};
+
+/* The message as the session hands it to the monitor (LF line ends). */
+#define MSG_SENDER_MAX	256
+
+struct peer {
+	char	addr[64];	/* printable IP, or "pipe" */
+	char	name[64];	/* for Received: the bracketed literal */
+};
+
+void	session_run(int monitor_fd, const struct peer *);
+void	monitor_run(int session_fd, int client_fd, pid_t child);
+
+/* Address syntax (address.c). */
+#define ADDR_UTF8	0x01	/* contains bytes >= 0x80 */
+int	parse_path(const char *s, char *addr, size_t size, const char **rest,
+	    int *flags);
+
+#endif
