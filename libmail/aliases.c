@@ -281,3 +281,37 @@ fail:
 	buf_free(&text);
 	return -1;
 }
+
+int
+alias_list(const char *dbpath, int (*fn)(const char *, const char *, int, void *),
+    void *arg)
+{
+	char name[SMTP_LOCAL_MAX + 1], targets[4096];
+	DBT key, val;
+	DBC *cur;
+	DB *db;
+	int r;
+
+	if (db_create(&db, NULL, 0) != 0)
+		return -1;
+	if (db->open(db, NULL, dbpath, NULL, DB_HASH, DB_RDONLY, 0) != 0 ||
+	    db->cursor(db, NULL, &cur, 0) != 0) {
+		db->close(db, 0);
+		return -1;
+	}
+	memset(&key, 0, sizeof(key));
+	memset(&val, 0, sizeof(val));
+	while ((r = cur->get(cur, &key, &val, DB_NEXT)) == 0) {
+		if (key.size >= sizeof(name) || val.size >= sizeof(targets))
+			continue;	/* not ours: newaliases never writes these */
+		memcpy(name, key.data, key.size);
+		name[key.size] = '\0';
+		memcpy(targets, val.data, val.size);
+		targets[val.size] = '\0';
+		if (fn(name, targets, 0, arg) != 0)
+			break;
+	}
+	cur->close(cur);
+	db->close(db, 0);
+	return r == 0 || r == DB_NOTFOUND ? 0 : -1;
+}

@@ -25,6 +25,10 @@ int	alias_parse(const char *text, size_t len,
 	    int (*fn)(const char *, const char *, int, void *), void *arg,
 	    char *err, size_t errsize);
 
+/* Calls fn(name, targets, 0, arg) for every entry of the compiled map. */
+int	alias_list(const char *dbpath,
+	    int (*fn)(const char *, const char *, int, void *), void *arg);
+
 /* Compiles src into dbpath (written to a temporary and renamed). */
 int	alias_compile(const char *src, const char *dbpath, unsigned *count,
 	    char *err, size_t errsize);
