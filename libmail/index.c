@@ -1,0 +1,1407 @@
+/*
+ * index.c - the Berkeley DB index of one Maildir (see index.h, DESIGN.md
+ * "Berkeley DB index"). MAILDIR/inetmail/ holds `lock` (flock, exclusive,
+ * held from idx_open to idx_close), the log files of a private
+ * transactional environment, and index.db: a BTREE keyed by the unique part
+ * of each file name, plus one meta record (key "\0meta", never a unique
+ * part) with count, total wsize and the new/ and cur/ mtimes for idx_sync.
+ *
+ * The lock file also carries a clean-shutdown flag: "dirty" while open,
+ * "clean <boot_id>" after checkpoint and close. Recovery runs when it is not
+ * clean for this boot; then index.db is also verified. A damaged index is
+ * moved aside and recreated empty: the Maildir is the truth and the caller's
+ * idx_sync refills it (a fresh index has no stored mtimes, so it is full).
+ */
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <db.h>
+
+#include "index.h"
+#include "log.h"
+#include "maildir.h"
+#include "util.h"
+
+#define IDX_DB		"index.db"
+#define IDX_LOCK	"lock"
+#define IDX_CACHE	(256 * 1024)
+#define IDX_LG_MAX	(64 * 1024)
+#define IDX_LG_BSIZE	(16 * 1024)
+#define IDX_LK_MAX	10000	/* locks/objects: a sync batch touches many pages */
+#define SYNC_BATCH	500	/* records per sync transaction */
+#define SYNC_CKP	20	/* batches between checkpoints in a long sync */
+#define MTIME_SETTLE	2000000000LL	/* ns: younger dir mtimes are not trusted */
+
+static const char meta_key[] = "\0meta";
+#define META_KEYLEN	5
+#define META_VERSION	1
+#define META_LEN	(1 + 4 * 8)
+
+struct meta {
+	uint64_t count;
+	uint64_t wsize;
+	int64_t	 mtime[2];	/* new/, cur/ in ns; 0 = unknown */
+};
+
+struct idx {
+	DB_ENV	*env;
+	DB	*db;
+	DB_TXN	*txn;		/* idx_begin's transaction, or NULL */
+	int	 txn_err;	/* an operation inside txn failed */
+	int	 lockfd;
+	int	 damaged;	/* a DB error: do not mark clean */
+	char	 home[PATH_MAX];
+};
+
+/* ---- record format ---- */
+
+static unsigned char *
+put_le(unsigned char *p, uint64_t v, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		*p++ = (unsigned char)(v >> (8 * i));
+	return p;
+}
+
+static uint64_t
+get_le(const unsigned char *p, int n)
+{
+	uint64_t v = 0;
+	int i;
+
+	for (i = 0; i < n; i++)
+		v |= (uint64_t)p[i] << (8 * i);
+	return v;
+}
+
+/* The string fields in format order, with their capacities. */
+#define NSTR	7
+static void
+rec_fields(const struct idx_rec *r, const char *f[NSTR], size_t cap[NSTR])
+{
+	f[0] = r->name;    cap[0] = sizeof(r->name);
+	f[1] = r->uidl;    cap[1] = sizeof(r->uidl);
+	f[2] = r->from;    cap[2] = sizeof(r->from);
+	f[3] = r->to;      cap[3] = sizeof(r->to);
+	f[4] = r->subject; cap[4] = sizeof(r->subject);
+	f[5] = r->date;    cap[5] = sizeof(r->date);
+	f[6] = r->msgid;   cap[6] = sizeof(r->msgid);
+}
+
+/* Byte rules per field: name no '/' or NUL; uidl 0x21..0x7e; headers 0x20..0x7e. */
+static int
+field_ok(int i, const unsigned char *s, size_t n)
+{
+	size_t k;
+
+	if ((i == 0 || i == 1) && n == 0)
+		return 0;
+	for (k = 0; k < n; k++) {
+		if (i == 0 && (s[k] == '/' || s[k] == '\0'))
+			return 0;
+		if (i == 1 && (s[k] < 0x21 || s[k] > 0x7e))
+			return 0;
+		if (i >= 2 && (s[k] < 0x20 || s[k] > 0x7e))
+			return 0;
+	}
+	return 1;
+}
+
+int
+idx_rec_encode(const struct idx_rec *r, void *buf, size_t size)
+{
+	const char *f[NSTR];
+	size_t cap[NSTR], n[NSTR], total = 2 + 8 + 8 + 4 + 8;
+	unsigned char *p = buf;
+	int i;
+
+	if (r->dir > IDX_CUR || r->wsize < r->size)
+		return -1;
+	rec_fields(r, f, cap);
+	for (i = 0; i < NSTR; i++) {
+		n[i] = strnlen(f[i], cap[i]);
+		if (n[i] == cap[i] || !field_ok(i, (const unsigned char *)f[i], n[i]))
+			return -1;
+		total += 2 + n[i];
+	}
+	if (total > size || total > IDX_REC_MAX)
+		return -1;
+	*p++ = IDX_REC_VERSION;
+	*p++ = r->dir;
+	p = put_le(p, r->size, 8);
+	p = put_le(p, r->wsize, 8);
+	p = put_le(p, r->lines, 4);
+	p = put_le(p, (uint64_t)r->arrival, 8);
+	for (i = 0; i < NSTR; i++) {
+		p = put_le(p, n[i], 2);
+		memcpy(p, f[i], n[i]);
+		p += n[i];
+	}
+	return (int)total;
+}
+
+int
+idx_rec_decode(const void *buf, size_t len, struct idx_rec *r)
+{
+	const unsigned char *p = buf;
+	const char *f[NSTR];
+	size_t cap[NSTR], off, n;
+	int i;
+
+	memset(r, 0, sizeof(*r));
+	if (len < 2 + 8 + 8 + 4 + 8 || len > IDX_REC_MAX)
+		goto bad;
+	if (p[0] != IDX_REC_VERSION || p[1] > IDX_CUR)
+		goto bad;
+	r->dir = p[1];
+	r->size = get_le(p + 2, 8);
+	r->wsize = get_le(p + 10, 8);
+	r->lines = (uint32_t)get_le(p + 18, 4);
+	r->arrival = (int64_t)get_le(p + 22, 8);
+	if (r->wsize < r->size)
+		goto bad;
+	off = 30;
+	rec_fields(r, f, cap);
+	for (i = 0; i < NSTR; i++) {
+		if (len - off < 2)
+			goto bad;
+		n = (size_t)get_le(p + off, 2);
+		off += 2;
+		if (n >= cap[i] || n > len - off || !field_ok(i, p + off, n))
+			goto bad;
+		memcpy((char *)f[i], p + off, n);	/* fields of *r, NUL from memset */
+		off += n;
+	}
+	if (off != len)
+		goto bad;
+	return 0;
+bad:
+	memset(r, 0, sizeof(*r));
+	return -1;
+}
+
+static void
+meta_encode(const struct meta *m, unsigned char out[META_LEN])
+{
+	unsigned char *p = out;
+
+	*p++ = META_VERSION;
+	p = put_le(p, m->count, 8);
+	p = put_le(p, m->wsize, 8);
+	p = put_le(p, (uint64_t)m->mtime[0], 8);
+	put_le(p, (uint64_t)m->mtime[1], 8);
+}
+
+static int
+meta_decode(const void *buf, size_t len, struct meta *m)
+{
+	const unsigned char *p = buf;
+
+	memset(m, 0, sizeof(*m));
+	if (len != META_LEN || p[0] != META_VERSION)
+		return -1;
+	m->count = get_le(p + 1, 8);
+	m->wsize = get_le(p + 9, 8);
+	m->mtime[0] = (int64_t)get_le(p + 17, 8);
+	m->mtime[1] = (int64_t)get_le(p + 25, 8);
+	return 0;
+}
+
+/* ---- UIDL ---- */
+
+/* SHA-256 (FIPS 180-4), for UIDLs of long or odd unique parts. */
+static const uint32_t sha_k[64] = {
+	0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1,
+	0x923f82a4, 0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3,
+	0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786,
+	0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+	0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147,
+	0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13,
+	0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b,
+	0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+	0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a,
+	0x5b9cca4f, 0x682e6ff3, 0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208,
+	0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2
+};
+
+#define ROR(x, n)	(((x) >> (n)) | ((x) << (32 - (n))))
+
+static void
+sha256_block(uint32_t h[8], const unsigned char b[64])
+{
+	uint32_t w[64], a, bb, c, d, e, f, g, hh, t1, t2;
+	int i;
+
+	for (i = 0; i < 16; i++)
+		w[i] = (uint32_t)b[4 * i] << 24 | (uint32_t)b[4 * i + 1] << 16 |
+		    (uint32_t)b[4 * i + 2] << 8 | b[4 * i + 3];
+	for (i = 16; i < 64; i++)
+		w[i] = (ROR(w[i - 2], 17) ^ ROR(w[i - 2], 19) ^ (w[i - 2] >> 10)) +
+		    w[i - 7] + (ROR(w[i - 15], 7) ^ ROR(w[i - 15], 18) ^
+		    (w[i - 15] >> 3)) + w[i - 16];
+	a = h[0]; bb = h[1]; c = h[2]; d = h[3];
+	e = h[4]; f = h[5]; g = h[6]; hh = h[7];
+	for (i = 0; i < 64; i++) {
+		t1 = hh + (ROR(e, 6) ^ ROR(e, 11) ^ ROR(e, 25)) +
+		    ((e & f) ^ (~e & g)) + sha_k[i] + w[i];
+		t2 = (ROR(a, 2) ^ ROR(a, 13) ^ ROR(a, 22)) +
+		    ((a & bb) ^ (a & c) ^ (bb & c));
+		hh = g; g = f; f = e; e = d + t1;
+		d = c; c = bb; bb = a; a = t1 + t2;
+	}
+	h[0] += a; h[1] += bb; h[2] += c; h[3] += d;
+	h[4] += e; h[5] += f; h[6] += g; h[7] += hh;
+}
+
+static void
+sha256(const void *data, size_t len, unsigned char out[32])
+{
+	uint32_t h[8] = { 0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+	    0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19 };
+	const unsigned char *p = data;
+	unsigned char b[128];
+	size_t rest, padlen, i;
+
+	for (; len - (size_t)(p - (const unsigned char *)data) >= 64; p += 64)
+		sha256_block(h, p);
+	rest = len % 64;
+	memset(b, 0, sizeof(b));
+	memcpy(b, p, rest);
+	b[rest] = 0x80;
+	padlen = rest < 56 ? 64 : 128;
+	put_le(b + padlen - 8, 0, 8);
+	for (i = 0; i < 8; i++)
+		b[padlen - 1 - i] = (unsigned char)(((uint64_t)len * 8) >> (8 * i));
+	sha256_block(h, b);
+	if (padlen == 128)
+		sha256_block(h, b + 64);
+	for (i = 0; i < 8; i++) {
+		out[4 * i] = (unsigned char)(h[i] >> 24);
+		out[4 * i + 1] = (unsigned char)(h[i] >> 16);
+		out[4 * i + 2] = (unsigned char)(h[i] >> 8);
+		out[4 * i + 3] = (unsigned char)h[i];
+	}
+}
+
+/* Length of the unique part of a Maildir name: up to ':' or the first ','. */
+static size_t
+uniq_len(const char *name)
+{
+	return strcspn(name, ":,");
+}
+
+/*
+ * A unique part is its own UIDL when it is 1..UIDL_MAX bytes of 0x21..0x7e
+ * not starting with '~'; otherwise the UIDL is "~" and 64 hex digits of its
+ * SHA-256. The '~' keeps the two forms from ever colliding.
+ */
+void
+idx_uidl(const char *name, char *uidl)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t n = uniq_len(name), i;
+	unsigned char md[32];
+	int plain = n > 0 && n <= UIDL_MAX && name[0] != '~';
+
+	for (i = 0; plain && i < n; i++)
+		if ((unsigned char)name[i] < 0x21 || (unsigned char)name[i] > 0x7e)
+			plain = 0;
+	if (plain) {
+		memcpy(uidl, name, n);
+		uidl[n] = '\0';
+		return;
+	}
+	sha256(name, n, md);
+	uidl[0] = '~';
+	for (i = 0; i < 32; i++) {
+		uidl[1 + 2 * i] = hex[md[i] >> 4];
+		uidl[2 + 2 * i] = hex[md[i] & 15];
+	}
+	uidl[65] = '\0';
+}
+
+/* ---- environment ---- */
+
+static void
+db_errcall(const DB_ENV *env, const char *pfx, const char *msg)
+{
+	(void)env;
+	(void)pfx;
+	log_warnx("index: db: %s", pr(msg));
+}
+
+static int
+db_errno(int r)
+{
+	return r > 0 ? r : EIO;
+}
+
+/* Errors that say nothing about the files' state: do not rebuild on them. */
+static int
+resource_error(int r)
+{
+	return r == ENOENT || r == EACCES || r == EPERM || r == ENOSPC ||
+	    r == EDQUOT || r == ENOMEM || r == EROFS || r == EMFILE ||
+	    r == ENFILE || r == EINTR || r == EAGAIN || r == ENOTDIR ||
+	    r == ELOOP;
+}
+
+static void
+boot_id(char *out, size_t size)
+{
+	int fd;
+	ssize_t n;
+
+	out[0] = '\0';
+	if ((fd = open("/proc/sys/kernel/random/boot_id",
+	    O_RDONLY | O_CLOEXEC)) == -1)
+		return;
+	n = read(fd, out, size - 1);
+	close(fd);
+	if (n <= 0) {
+		out[0] = '\0';
+		return;
+	}
+	out[n] = '\0';
+	out[strcspn(out, "\n")] = '\0';
+}
+
+/* 1 if the lock file says "clean <this boot>". */
+static int
+lock_is_clean(int fd)
+{
+	char buf[128], want[128], id[64];
+	ssize_t n;
+
+	boot_id(id, sizeof(id));
+	if (id[0] == '\0' || str_fmt(want, sizeof(want), "clean %s\n", id) == -1)
+		return 0;
+	n = pread(fd, buf, sizeof(buf) - 1, 0);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	return strcmp(buf, want) == 0;
+}
+
+static int
+lock_mark(int fd, int clean)
+{
+	char buf[128], id[64];
+
+	boot_id(id, sizeof(id));
+	if (clean && id[0] != '\0') {
+		if (str_fmt(buf, sizeof(buf), "clean %s\n", id) == -1)
+			return -1;
+	} else
+		str_copy(buf, sizeof(buf), "dirty\n");
+	if (pwrite(fd, buf, strlen(buf), 0) != (ssize_t)strlen(buf) ||
+	    ftruncate(fd, (off_t)strlen(buf)) == -1)
+		return -1;
+	return 0;
+}
+
+static void
+env_close(struct idx *ix)
+{
+	if (ix->db != NULL)
+		ix->db->close(ix->db, DB_NOSYNC);
+	ix->db = NULL;
+	if (ix->env != NULL)
+		ix->env->close(ix->env, 0);
+	ix->env = NULL;
+}
+
+static int
+get_meta(struct idx *ix, DB_TXN *t, struct meta *m, u_int32_t flags)
+{
+	DBT k, d;
+	int r;
+
+	memset(&k, 0, sizeof(k));
+	memset(&d, 0, sizeof(d));
+	k.data = (void *)meta_key;
+	k.size = META_KEYLEN;
+	d.flags = DB_DBT_MALLOC;
+	r = ix->db->get(ix->db, t, &k, &d, flags);
+	if (r == DB_NOTFOUND) {
+		memset(m, 0, sizeof(*m));
+		return 0;
+	}
+	if (r != 0)
+		return r;
+	r = meta_decode(d.data, d.size, m);
+	free(d.data);
+	if (r == -1) {
+		log_warnx("index: %s: bad meta record, counts reset", ix->home);
+		memset(m, 0, sizeof(*m));
+	}
+	return 0;
+}
+
+static int
+put_meta(struct idx *ix, DB_TXN *t, const struct meta *m)
+{
+	unsigned char buf[META_LEN];
+	DBT k, d;
+
+	meta_encode(m, buf);
+	memset(&k, 0, sizeof(k));
+	memset(&d, 0, sizeof(d));
+	k.data = (void *)meta_key;
+	k.size = META_KEYLEN;
+	d.data = buf;
+	d.size = sizeof(buf);
+	return ix->db->put(ix->db, t, &k, &d, 0);
+}
+
+/*
+ * One attempt at opening the environment and index.db. Returns 0, or a
+ * Berkeley DB / errno code; *damage tells whether the code means the files
+ * are bad (rather than e.g. a full disk).
+ */
+static int
+env_open(struct idx *ix, int recover, int verify, int *damage)
+{
+	DB_ENV *env;
+	DB *db;
+	struct meta m;
+	struct stat st;
+	char path[PATH_MAX];
+	u_int32_t pagesize;
+	int r;
+
+	*damage = 0;
+	if ((r = db_env_create(&env, 0)) != 0)
+		return r;
+	ix->env = env;
+	env->set_errcall(env, db_errcall);
+	if ((r = env->set_cachesize(env, 0, IDX_CACHE, 1)) != 0 ||
+	    (r = env->set_lg_max(env, IDX_LG_MAX)) != 0 ||
+	    (r = env->set_lg_bsize(env, IDX_LG_BSIZE)) != 0 ||
+	    (r = env->set_lk_max_locks(env, IDX_LK_MAX)) != 0 ||
+	    (r = env->set_lk_max_objects(env, IDX_LK_MAX)) != 0 ||
+	    (r = env->log_set_config(env, DB_LOG_AUTO_REMOVE, 1)) != 0 ||
+	    (r = env->set_flags(env, DB_TXN_WRITE_NOSYNC, 1)) != 0)
+		goto fail;
+	r = env->open(env, ix->home, DB_CREATE | DB_PRIVATE | DB_INIT_TXN |
+	    DB_INIT_LOCK | DB_INIT_LOG | DB_INIT_MPOOL |
+	    (recover ? DB_RECOVER : 0), 0600);
+	if (r != 0) {
+		*damage = !resource_error(r);
+		goto fail;
+	}
+	if (str_fmt(path, sizeof(path), "%s/%s", ix->home, IDX_DB) == -1) {
+		r = ENAMETOOLONG;
+		goto fail;
+	}
+	if (verify && lstat(path, &st) == 0) {
+		if ((r = db_create(&db, env, 0)) != 0)
+			goto fail;
+		/* verify destroys the handle whatever it returns */
+		if ((r = db->verify(db, IDX_DB, NULL, NULL, 0)) != 0) {
+			log_warnx("index: %s: verify failed", ix->home);
+			*damage = !resource_error(r);
+			goto fail;
+		}
+	}
+	if ((r = db_create(&db, env, 0)) != 0)
+		goto fail;
+	ix->db = db;
+	r = db->open(db, NULL, IDX_DB, NULL, DB_BTREE,
+	    DB_CREATE | DB_AUTO_COMMIT, 0600);
+	if (r != 0) {
+		*damage = !resource_error(r);
+		goto fail;
+	}
+	/* Cheap checks on every open: whole pages, a readable meta record. */
+	if (lstat(path, &st) == -1) {
+		r = errno;
+		goto fail;
+	}
+	if ((r = db->get_pagesize(db, &pagesize)) != 0)
+		goto fail;
+	if (!S_ISREG(st.st_mode) || pagesize == 0 ||
+	    st.st_size % pagesize != 0) {
+		log_warnx("index: %s: %s is not whole pages", ix->home, IDX_DB);
+		r = EINVAL;
+		*damage = 1;
+		goto fail;
+	}
+	if ((r = get_meta(ix, NULL, &m, 0)) != 0) {
+		*damage = !resource_error(r);
+		goto fail;
+	}
+	return 0;
+fail:
+	env_close(ix);
+	return r;
+}
+
+/* Removes the environment's files and moves index.db aside. */
+static void
+discard_index(struct idx *ix)
+{
+	DIR *d;
+	struct dirent *de;
+	char from[PATH_MAX], to[PATH_MAX];
+
+	/* Logs first: an index.db without its logs fails to open and is
+	 * discarded again, logs without index.db could rebuild a part of it. */
+	if ((d = opendir(ix->home)) != NULL) {
+		while ((de = readdir(d)) != NULL) {
+			if (strncmp(de->d_name, "log.", 4) != 0 &&
+			    strncmp(de->d_name, "__db.", 5) != 0)
+				continue;
+			if (unlinkat(dirfd(d), de->d_name, 0) == -1)
+				log_warn("index: unlink %s/%s", ix->home,
+				    pr(de->d_name));
+		}
+		closedir(d);
+	}
+	if (str_fmt(from, sizeof(from), "%s/%s", ix->home, IDX_DB) == 0 &&
+	    str_fmt(to, sizeof(to), "%s/%s.damaged", ix->home, IDX_DB) == 0 &&
+	    rename(from, to) == -1 && errno != ENOENT)
+		log_warn("index: rename %s", from);
+}
+
+int
+idx_open(struct idx **ixp, const char *maildir, int flags)
+{
+	struct idx *ix;
+	struct stat st, st2;
+	int dfd = -1, clean, damage, r, saved;
+
+	*ixp = NULL;
+	ix = xcalloc(1, sizeof(*ix));
+	ix->lockfd = -1;
+	if (str_fmt(ix->home, sizeof(ix->home), "%s/%s", maildir,
+	    IDX_DIRNAME) == -1) {
+		errno = ENAMETOOLONG;
+		goto fail;
+	}
+	if (lstat(ix->home, &st) == -1) {
+		if (errno != ENOENT || !(flags & IDX_CREATE))
+			goto fail;
+		if (mkdir(ix->home, 0700) == -1 && errno != EEXIST)
+			goto fail;
+		if (lstat(ix->home, &st) == -1)
+			goto fail;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		errno = S_ISLNK(st.st_mode) ? ELOOP : ENOTDIR;
+		goto fail;
+	}
+	if ((dfd = open(ix->home, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) == -1)
+		goto fail;
+	if (fstat(dfd, &st2) == -1)
+		goto fail;
+	if (st2.st_dev != st.st_dev || st2.st_ino != st.st_ino) {
+		errno = ELOOP;
+		goto fail;
+	}
+	if ((ix->lockfd = openat(dfd, IDX_LOCK, O_RDWR | O_CREAT | O_NOFOLLOW |
+	    O_CLOEXEC, 0600)) == -1)
+		goto fail;
+	close(dfd);
+	dfd = -1;
+	while (flock(ix->lockfd, LOCK_EX) == -1)
+		if (errno != EINTR)
+			goto fail;
+
+	clean = lock_is_clean(ix->lockfd);
+	if (lock_mark(ix->lockfd, 0) == -1)
+		goto fail;
+	r = env_open(ix, !clean, !clean, &damage);
+	if (r != 0 && damage) {
+		log_warnx("index: %s: damaged (%s), rebuilding from the Maildir",
+		    ix->home, db_strerror(r));
+		discard_index(ix);
+		r = env_open(ix, 1, 0, &damage);
+	}
+	if (r != 0) {
+		log_warnx("index: %s: cannot open: %s", ix->home,
+		    db_strerror(r));
+		errno = db_errno(r);
+		goto fail;
+	}
+	*ixp = ix;
+	return 0;
+fail:
+	saved = errno;
+	if (dfd != -1)
+		close(dfd);
+	if (ix->lockfd != -1)
+		close(ix->lockfd);
+	free(ix);
+	errno = saved;
+	return -1;
+}
+
+int
+idx_close(struct idx **ixp)
+{
+	struct idx *ix = *ixp;
+	int r, ret = 0;
+
+	if (ix == NULL)
+		return 0;
+	*ixp = NULL;
+	if (ix->txn != NULL)
+		idx_abort(ix);
+	if ((r = ix->env->txn_checkpoint(ix->env, 0, 0, 0)) != 0) {
+		log_warnx("index: %s: checkpoint: %s", ix->home, db_strerror(r));
+		ret = -1;
+	}
+	/* after a good checkpoint the pages are on disk: skip close's sync */
+	if ((r = ix->db->close(ix->db, ret == 0 ? DB_NOSYNC : 0)) != 0) {
+		log_warnx("index: %s: close: %s", ix->home, db_strerror(r));
+		ret = -1;
+	}
+	ix->db = NULL;
+	if ((r = ix->env->close(ix->env, 0)) != 0) {
+		log_warnx("index: %s: env close: %s", ix->home, db_strerror(r));
+		ret = -1;
+	}
+	ix->env = NULL;
+	if (ret == 0 && !ix->damaged && lock_mark(ix->lockfd, 1) == -1)
+		log_warn("index: %s: lock file", ix->home);
+	close(ix->lockfd);	/* releases the flock */
+	free(ix);
+	if (ret == -1)
+		errno = EIO;
+	return ret;
+}
+
+/* ---- transactions ---- */
+
+/* Notes a DB failure: a real one (not "not found") keeps the index dirty,
+ * so the next opener recovers and verifies it. Returns -1 with errno set. */
+static int
+db_fail(struct idx *ix, const char *what, int r)
+{
+	log_warnx("index: %s: %s: %s", ix->home, what, db_strerror(r));
+	if (!resource_error(r))
+		ix->damaged = 1;
+	if (ix->txn != NULL)
+		ix->txn_err = 1;
+	errno = db_errno(r);
+	return -1;
+}
+
+int
+idx_begin(struct idx *ix)
+{
+	int r;
+
+	if (ix->txn != NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	if ((r = ix->env->txn_begin(ix->env, NULL, &ix->txn, 0)) != 0) {
+		ix->txn = NULL;
+		return db_fail(ix, "txn_begin", r);
+	}
+	ix->txn_err = 0;
+	return 0;
+}
+
+int
+idx_commit(struct idx *ix)
+{
+	DB_TXN *t = ix->txn;
+	int r;
+
+	if (t == NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (ix->txn_err) {
+		idx_abort(ix);
+		errno = EIO;
+		return -1;
+	}
+	ix->txn = NULL;
+	if ((r = t->commit(t, 0)) != 0)
+		return db_fail(ix, "commit", r);
+	return 0;
+}
+
+void
+idx_abort(struct idx *ix)
+{
+	DB_TXN *t = ix->txn;
+	int r;
+
+	if (t == NULL)
+		return;
+	ix->txn = NULL;
+	ix->txn_err = 0;
+	if ((r = t->abort(t)) != 0)
+		db_fail(ix, "abort", r);
+}
+
+/* The caller's transaction, or a new one of our own (*own set). */
+static int
+txn_get(struct idx *ix, DB_TXN **t, int *own)
+{
+	int r;
+
+	*own = ix->txn == NULL;
+	if (!*own) {
+		*t = ix->txn;
+		return 0;
+	}
+	if ((r = ix->env->txn_begin(ix->env, NULL, t, 0)) != 0)
+		return db_fail(ix, "txn_begin", r);
+	return 0;
+}
+
+static int
+txn_done(struct idx *ix, DB_TXN *t, int own, int ok)
+{
+	int r;
+
+	if (!own)
+		return ok ? 0 : -1;
+	if (!ok) {
+		t->abort(t);
+		return -1;
+	}
+	if ((r = t->commit(t, 0)) != 0)
+		return db_fail(ix, "commit", r);
+	return 0;
+}
+
+/* ---- records ---- */
+
+static int
+key_of(const char *name, DBT *k)
+{
+	size_t n = uniq_len(name);
+
+	memset(k, 0, sizeof(*k));
+	if (n == 0 || n >= IDX_NAME_MAX) {
+		errno = EINVAL;
+		return -1;
+	}
+	k->data = (void *)name;
+	k->size = (u_int32_t)n;
+	return 0;
+}
+
+/* 0 found (decoded into r), 1 absent or undecodable (*junk set), else a DB code. */
+static int
+get_rec(struct idx *ix, DB_TXN *t, DBT *k, struct idx_rec *r, int *junk,
+    u_int32_t flags)
+{
+	DBT d;
+	int ret;
+
+	*junk = 0;
+	memset(&d, 0, sizeof(d));
+	d.flags = DB_DBT_MALLOC;	/* DBT data: owned copy, not NUL-terminated */
+	ret = ix->db->get(ix->db, t, k, &d, flags);
+	if (ret == DB_NOTFOUND)
+		return 1;
+	if (ret != 0)
+		return ret;
+	if (idx_rec_decode(d.data, d.size, r) == -1) {
+		char kb[LOG_TEXT_MAX + 8];
+
+		log_warnx("index: %s: bad record for %s", ix->home,
+		    printable(k->data, k->size, kb, sizeof(kb)));
+		*junk = 1;
+		ret = 1;
+	}
+	free(d.data);
+	return ret;
+}
+
+/* put inside transaction t: record plus the meta counts. */
+static int
+put_in(struct idx *ix, DB_TXN *t, const struct idx_rec *in)
+{
+	struct idx_rec old, rec;
+	unsigned char buf[IDX_REC_MAX];
+	struct meta m;
+	DBT k, d;
+	int len, r, junk;
+
+	rec = *in;
+	if (strnlen(rec.name, sizeof(rec.name)) == sizeof(rec.name) ||
+	    key_of(rec.name, &k) == -1) {
+		errno = EINVAL;
+		return -1;
+	}
+	idx_uidl(rec.name, rec.uidl);
+	if ((len = idx_rec_encode(&rec, buf, sizeof(buf))) == -1) {
+		errno = EINVAL;
+		return -1;
+	}
+	if ((r = get_meta(ix, t, &m, DB_RMW)) != 0)
+		return db_fail(ix, "get meta", r);
+	r = get_rec(ix, t, &k, &old, &junk, DB_RMW);
+	if (r == 0) {
+		m.wsize -= m.wsize >= old.wsize ? old.wsize : m.wsize;
+	} else if (r == 1) {
+		if (!junk)
+			m.count++;
+	} else
+		return db_fail(ix, "get", r);
+	m.wsize += rec.wsize;
+	memset(&d, 0, sizeof(d));
+	d.data = buf;
+	d.size = (u_int32_t)len;
+	if ((r = ix->db->put(ix->db, t, &k, &d, 0)) != 0)
+		return db_fail(ix, "put", r);
+	if ((r = put_meta(ix, t, &m)) != 0)
+		return db_fail(ix, "put meta", r);
+	return 0;
+}
+
+static int
+del_in(struct idx *ix, DB_TXN *t, DBT *k)
+{
+	struct idx_rec old;
+	struct meta m;
+	int r, junk;
+
+	if ((r = get_meta(ix, t, &m, DB_RMW)) != 0)
+		return db_fail(ix, "get meta", r);
+	r = get_rec(ix, t, k, &old, &junk, DB_RMW);
+	if (r != 0 && r != 1)
+		return db_fail(ix, "get", r);
+	if (r == 1 && !junk)
+		return 1;
+	if ((r = ix->db->del(ix->db, t, k, 0)) != 0)
+		return db_fail(ix, "del", r);
+	if (!junk) {
+		m.count -= m.count > 0;
+		m.wsize -= m.wsize >= old.wsize ? old.wsize : m.wsize;
+		if ((r = put_meta(ix, t, &m)) != 0)
+			return db_fail(ix, "put meta", r);
+	}
+	return 0;
+}
+
+int
+idx_put(struct idx *ix, const struct idx_rec *rec)
+{
+	DB_TXN *t;
+	int own;
+
+	if (txn_get(ix, &t, &own) == -1)
+		return -1;
+	return txn_done(ix, t, own, put_in(ix, t, rec) == 0);
+}
+
+int
+idx_get(struct idx *ix, const char *name, struct idx_rec *rec)
+{
+	DBT k;
+	int r, junk;
+
+	if (key_of(name, &k) == -1)
+		return -1;
+	r = get_rec(ix, ix->txn, &k, rec, &junk, 0);
+	if (r == 0 || r == 1)
+		return r;
+	return db_fail(ix, "get", r);
+}
+
+int
+idx_del(struct idx *ix, const char *name)
+{
+	DB_TXN *t;
+	DBT k;
+	int own, r, ret;
+
+	if (key_of(name, &k) == -1)
+		return -1;
+	if (txn_get(ix, &t, &own) == -1)
+		return -1;
+	r = del_in(ix, t, &k);
+	ret = txn_done(ix, t, own, r != -1);
+	return ret == -1 ? -1 : r;
+}
+
+int
+idx_count(struct idx *ix, uint64_t *count, uint64_t *wsize)
+{
+	struct meta m;
+	int r;
+
+	if ((r = get_meta(ix, ix->txn, &m, 0)) != 0)
+		return db_fail(ix, "get meta", r);
+	if (count != NULL)
+		*count = m.count;
+	if (wsize != NULL)
+		*wsize = m.wsize;
+	return 0;
+}
+
+/* ---- iteration ---- */
+
+struct ent {
+	int64_t	 arrival;
+	char	*name;	/* owned */
+	uint8_t	 dir;
+	int	 seen;
+};
+
+/*
+ * Reads every record with a cursor and calls fn(rec, arg) for each; a
+ * record that does not decode is passed with rec == NULL and the raw key.
+ */
+static int
+scan_db(struct idx *ix, int (*fn)(struct idx *, const DBT *,
+    const struct idx_rec *, void *), void *arg)
+{
+	struct idx_rec *rec = xmalloc(sizeof(*rec));
+	DBC *c;
+	DBT k, d;
+	int r, ret = 0;
+
+	if ((r = ix->db->cursor(ix->db, ix->txn, &c, 0)) != 0) {
+		free(rec);
+		return db_fail(ix, "cursor", r);
+	}
+	memset(&k, 0, sizeof(k));
+	memset(&d, 0, sizeof(d));
+	while ((r = c->get(c, &k, &d, DB_NEXT)) == 0) {
+		if (k.size == META_KEYLEN && memcmp(k.data, meta_key,
+		    META_KEYLEN) == 0)
+			continue;
+		if (idx_rec_decode(d.data, d.size, rec) == -1) {
+			log_warnx("index: %s: undecodable record", ix->home);
+			if ((ret = fn(ix, &k, NULL, arg)) != 0)
+				break;
+			continue;
+		}
+		if ((ret = fn(ix, &k, rec, arg)) != 0)
+			break;
+	}
+	if (r != 0 && r != DB_NOTFOUND)
+		ret = db_fail(ix, "cursor get", r);
+	c->close(c);
+	free(rec);
+	return ret;
+}
+
+struct entlist {
+	struct ent *v;
+	size_t	 n, cap;
+};
+
+static void
+ent_add(struct entlist *l, const char *name, uint8_t dir, int64_t arrival)
+{
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 256;
+		l->v = xreallocarray(l->v, l->cap, sizeof(*l->v));
+	}
+	l->v[l->n].name = xstrdup(name);
+	l->v[l->n].dir = dir;
+	l->v[l->n].arrival = arrival;
+	l->v[l->n].seen = 0;
+	l->n++;
+}
+
+static void
+ent_free(struct entlist *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		free(l->v[i].name);
+	free(l->v);
+	l->v = NULL;
+	l->n = l->cap = 0;
+}
+
+static int
+collect_cb(struct idx *ix, const DBT *k, const struct idx_rec *rec, void *arg)
+{
+	(void)ix;
+	(void)k;
+	if (rec != NULL)
+		ent_add(arg, rec->name, rec->dir, rec->arrival);
+	return 0;
+}
+
+static int
+cmp_arrival(const void *a, const void *b)
+{
+	const struct ent *x = a, *y = b;
+
+	if (x->arrival != y->arrival)
+		return x->arrival < y->arrival ? -1 : 1;
+	return strcmp(x->name, y->name);
+}
+
+/*
+ * Arrival order needs a sort: the key order is the names'. Only names and
+ * arrival times are held in memory (~60 bytes a message); each record is
+ * then read again, so fn may put or delete records as it goes.
+ */
+int
+idx_iter(struct idx *ix, int (*fn)(const struct idx_rec *, void *), void *arg)
+{
+	struct entlist l = { NULL, 0, 0 };
+	struct idx_rec *rec;
+	size_t i;
+	int r, ret = 0;
+
+	if (scan_db(ix, collect_cb, &l) == -1) {
+		ent_free(&l);
+		return -1;
+	}
+	if (l.n > 1)
+		qsort(l.v, l.n, sizeof(*l.v), cmp_arrival);
+	rec = xmalloc(sizeof(*rec));
+	for (i = 0; i < l.n; i++) {
+		r = idx_get(ix, l.v[i].name, rec);
+		if (r == 1)
+			continue;
+		if (r == -1) {
+			ret = -1;
+			break;
+		}
+		if ((ret = fn(rec, arg)) != 0)
+			break;
+	}
+	free(rec);
+	ent_free(&l);
+	return ret;
+}
+
+/* ---- sync ---- */
+
+static int
+cmp_key(const void *a, const void *b)
+{
+	const struct ent *x = a, *y = b;
+	size_t nx = uniq_len(x->name), ny = uniq_len(y->name);
+	int c = memcmp(x->name, y->name, nx < ny ? nx : ny);
+
+	if (c != 0)
+		return c;
+	return nx < ny ? -1 : nx > ny;
+}
+
+static int
+cmp_key_dir(const void *a, const void *b)
+{
+	const struct ent *x = a, *y = b;
+	int c = cmp_key(a, b);
+
+	return c != 0 ? c : (int)x->dir - (int)y->dir;
+}
+
+static struct ent *
+ent_find(struct entlist *l, const void *key, size_t len)
+{
+	size_t lo = 0, hi = l->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2, n = uniq_len(l->v[mid].name);
+		int c = memcmp(l->v[mid].name, key, n < len ? n : len);
+
+		if (c == 0)
+			c = n < len ? -1 : n > len;
+		if (c == 0)
+			return &l->v[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+/* Lists regular, non-dot files of maildir/sub into l. */
+static int
+list_dir(int mfd, const char *sub, uint8_t dir, struct entlist *l)
+{
+	struct stat st;
+	struct dirent *de;
+	DIR *d;
+	int fd;
+
+	if ((fd = openat(mfd, sub, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) == -1)
+		return -1;
+	if ((d = fdopendir(fd)) == NULL) {
+		close(fd);
+		return -1;
+	}
+	while ((errno = 0, de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		if (strlen(de->d_name) >= IDX_NAME_MAX ||
+		    uniq_len(de->d_name) == 0)
+			continue;
+		if (de->d_type != DT_REG) {
+			if (de->d_type != DT_UNKNOWN && de->d_type != DT_LNK)
+				continue;
+			if (fstatat(fd, de->d_name, &st,
+			    AT_SYMLINK_NOFOLLOW) == -1 || !S_ISREG(st.st_mode))
+				continue;
+		}
+		ent_add(l, de->d_name, dir, 0);
+	}
+	if (errno != 0) {
+		closedir(d);
+		return -1;
+	}
+	closedir(d);
+	return 0;
+}
+
+struct sync_state {
+	struct entlist	 files;
+	int		 scanned[2];
+	char		**dels;		/* keys (unique parts) to delete */
+	size_t		 ndels, capdels;
+};
+
+static int
+sync_cb(struct idx *ix, const DBT *k, const struct idx_rec *rec, void *arg)
+{
+	struct sync_state *s = arg;
+	struct ent *e;
+
+	(void)ix;
+	if (rec != NULL && !s->scanned[rec->dir])
+		return 0;
+	e = ent_find(&s->files, k->data, k->size);
+	if (rec != NULL && e != NULL)
+		return 0;
+	/* vanished, or undecodable: drop it (re-added below if the file is there) */
+	if (s->ndels == s->capdels) {
+		s->capdels = s->capdels ? s->capdels * 2 : 64;
+		s->dels = xreallocarray(s->dels, s->capdels, sizeof(*s->dels));
+	}
+	s->dels[s->ndels++] = xstrndup(k->data, k->size);
+	return 0;
+}
+
+static int64_t
+mtime_ns(const struct stat *st)
+{
+	return (int64_t)st->st_mtim.tv_sec * 1000000000LL + st->st_mtim.tv_nsec;
+}
+
+/* Commits the batch transaction every SYNC_BATCH operations. */
+static int
+sync_step(struct idx *ix, DB_TXN **t, unsigned *ops, unsigned *batches)
+{
+	int r;
+
+	if (*t != NULL && ++*ops < SYNC_BATCH)
+		return 0;
+	if (*t != NULL) {
+		r = (*t)->commit(*t, 0);
+		*t = NULL;
+		if (r != 0)
+			return db_fail(ix, "commit", r);
+		if (++*batches % SYNC_CKP == 0)
+			ix->env->txn_checkpoint(ix->env, 0, 0, 0);
+	}
+	*ops = 0;
+	if ((r = ix->env->txn_begin(ix->env, NULL, t, 0)) != 0) {
+		*t = NULL;
+		return db_fail(ix, "txn_begin", r);
+	}
+	return 0;
+}
+
+/* Recounts count and wsize from the records (a full sync's repair). */
+static int
+recount_cb(struct idx *ix, const DBT *k, const struct idx_rec *rec, void *arg)
+{
+	struct meta *m = arg;
+
+	(void)ix;
+	(void)k;
+	if (rec != NULL) {
+		m->count++;
+		m->wsize += rec->wsize;
+	}
+	return 0;
+}
+
+int
+idx_sync(struct idx *ix, const char *maildir, int flags, unsigned *added,
+    unsigned *removed)
+{
+	static const char *const subs[2] = { "new", "cur" };
+	struct sync_state s;
+	struct idx_rec *rec = NULL;
+	struct meta m, m2;
+	struct stat st[2];
+	struct timespec now;
+	DB_TXN *t = NULL;
+	DBT k;
+	unsigned nadd = 0, nrem = 0, ops = 0, batches = 0;
+	size_t i;
+	int mfd = -1, sfd[2] = { -1, -1 }, ret = -1, r, d, saved;
+
+	if (added != NULL)
+		*added = 0;
+	if (removed != NULL)
+		*removed = 0;
+	if (ix->txn != NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	memset(&s, 0, sizeof(s));
+	if ((r = get_meta(ix, NULL, &m, 0)) != 0)
+		return db_fail(ix, "get meta", r);
+	if ((mfd = open(maildir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		goto out;
+	/* stat before reading: a change during the scan leaves a newer mtime */
+	for (d = 0; d < 2; d++) {
+		if ((sfd[d] = openat(mfd, subs[d], O_RDONLY | O_DIRECTORY |
+		    O_NOFOLLOW | O_CLOEXEC)) == -1 || fstat(sfd[d], &st[d]) == -1)
+			goto out;
+		s.scanned[d] = (flags & IDX_SYNC_FULL) || m.mtime[d] == 0 ||
+		    m.mtime[d] != mtime_ns(&st[d]);
+		if (s.scanned[d] && list_dir(mfd, subs[d], (uint8_t)d,
+		    &s.files) == -1)
+			goto out;
+	}
+	if (s.files.n > 1)
+		qsort(s.files.v, s.files.n, sizeof(*s.files.v), cmp_key_dir);
+	/* the same unique part twice (new/ and cur/): keep the later one (cur/) */
+	for (i = 1; i < s.files.n; i++) {
+		if (cmp_key(&s.files.v[i - 1], &s.files.v[i]) != 0)
+			continue;
+		log_warnx("index: %s: %s in new/ and cur/, indexing cur/",
+		    maildir, pr(s.files.v[i].name));
+		s.files.v[i - 1].seen = 1;	/* ignored below */
+	}
+	if (scan_db(ix, sync_cb, &s) == -1)
+		goto out;
+	for (i = 0; i < s.ndels; i++) {
+		if (sync_step(ix, &t, &ops, &batches) == -1)
+			goto out;
+		memset(&k, 0, sizeof(k));
+		k.data = s.dels[i];
+		k.size = (u_int32_t)strlen(s.dels[i]);
+		if ((r = del_in(ix, t, &k)) == -1)
+			goto out;
+		nrem += r == 0;
+	}
+	rec = xmalloc(sizeof(*rec));
+	for (i = 0; i < s.files.n; i++) {
+		struct ent *e = &s.files.v[i];
+		int junk;
+
+		if (e->seen)
+			continue;
+		if (sync_step(ix, &t, &ops, &batches) == -1)
+			goto out;
+		key_of(e->name, &k);
+		r = get_rec(ix, t, &k, rec, &junk, 0);
+		if (r != 0 && r != 1) {
+			db_fail(ix, "get", r);
+			goto out;
+		}
+		if (r == 0) {
+			if (rec->dir == e->dir && strcmp(rec->name, e->name) == 0)
+				continue;
+			/* renamed: flags changed or moved new/ -> cur/ */
+			str_copy(rec->name, sizeof(rec->name), e->name);
+			rec->dir = e->dir;
+		} else {
+			memset(rec, 0, sizeof(*rec));
+			r = maildir_index_file(sfd[e->dir], e->name, e->dir, rec);
+			if (r == 1)
+				continue;
+			if (r == -1) {
+				log_warn("index: %s: %s/%s", maildir,
+				    subs[e->dir], pr(e->name));
+				continue;
+			}
+			nadd++;
+		}
+		if (put_in(ix, t, rec) == -1)
+			goto out;
+	}
+	if (sync_step(ix, &t, &ops, &batches) == -1)
+		goto out;
+	if ((r = get_meta(ix, t, &m2, DB_RMW)) != 0) {
+		db_fail(ix, "get meta", r);
+		goto out;
+	}
+	if (flags & IDX_SYNC_FULL) {
+		struct meta c;
+		DB_TXN *keep = ix->txn;
+
+		memset(&c, 0, sizeof(c));
+		ix->txn = t;	/* the cursor reads inside the batch */
+		r = scan_db(ix, recount_cb, &c);
+		ix->txn = keep;
+		if (r == -1)
+			goto out;
+		if (c.count != m2.count || c.wsize != m2.wsize)
+			log_warnx("index: %s: counts repaired", maildir);
+		m2.count = c.count;
+		m2.wsize = c.wsize;
+	}
+	clock_gettime(CLOCK_REALTIME, &now);
+	for (d = 0; d < 2; d++) {
+		int64_t mt = mtime_ns(&st[d]);
+		int64_t nw = (int64_t)now.tv_sec * 1000000000LL + now.tv_nsec;
+
+		m2.mtime[d] = nw - mt > MTIME_SETTLE ? mt : 0;
+	}
+	if ((r = put_meta(ix, t, &m2)) != 0) {
+		db_fail(ix, "put meta", r);
+		goto out;
+	}
+	r = t->commit(t, 0);
+	t = NULL;
+	if (r != 0) {
+		db_fail(ix, "commit", r);
+		goto out;
+	}
+	if (batches > 0)
+		ix->env->txn_checkpoint(ix->env, 0, 0, 0);
+	if (added != NULL)
+		*added = nadd;
+	if (removed != NULL)
+		*removed = nrem;
+	ret = 0;
+out:
+	saved = errno;
+	if (t != NULL)
+		t->abort(t);
+	free(rec);
+	for (i = 0; i < s.ndels; i++)
+		free(s.dels[i]);
+	free(s.dels);
+	ent_free(&s.files);
+	for (d = 0; d < 2; d++)
+		if (sfd[d] != -1)
+			close(sfd[d]);
+	if (mfd != -1)
+		close(mfd);
+	errno = saved;
+	return ret;
+}
