@@ -15,6 +15,7 @@
 
 #include "aliases.h"
 #include "buf.h"
+#include "conf.h"
 #include "log.h"
 #include "params.h"
 #include "util.h"
@@ -111,6 +112,13 @@ entry(char *s, int lineno, int (*fn)(const char *, const char *, int, void *),
 			continue;
 		for (p = tok; *p != '\0'; p++)
 			*p = (char)tolower((unsigned char)*p);
+		if (strchr(tok, '@') != NULL &&
+		    !conf_is_local_domain(strchr(tok, '@') + 1)) {
+			str_fmt(err, errsize, "line %d: target \"%s\" is not in a "
+			    "local domain (forwarding is not supported)", lineno, pr(tok));
+			buf_free(&targets);
+			return -1;
+		}
 		if (!target_ok(tok)) {
 			str_fmt(err, errsize, "line %d: unsupported target \"%s\" "
 			    "(only local names)", lineno, pr(tok));

@@ -16,7 +16,7 @@
 
 struct conf conf;
 
-enum ktype { K_STR, K_UINT, K_SIZE, K_DURATION, K_BOOL };
+enum ktype { K_STR, K_DOMAINS, K_UINT, K_SIZE, K_DURATION, K_BOOL };
 
 struct key {
 	const char	*name;
@@ -28,8 +28,8 @@ struct key {
 
 #define O(f)	offsetof(struct conf, f)
 static const struct key keys[] = {
-	{ "hostname",		K_STR,	O(hostname),	0, 0, "" },
-	{ "local_domains",	K_STR,	O(local_domains), 0, 0, "" },
+	{ "hostname",		K_DOMAINS,	O(hostname),	0, 0, "" },
+	{ "local_domains",	K_DOMAINS,	O(local_domains), 0, 0, "" },
 	{ "mailbox",		K_STR,	O(mailbox),	0, 0, "~/Maildir" },
 	{ "unpriv_user",	K_STR,	O(unpriv_user),	0, 0, "inetmail" },
 	{ "chroot_dir",		K_STR,	O(chroot_dir),	0, 0, "/var/empty" },
@@ -55,6 +55,17 @@ set_key(const struct key *k, const char *val, char *err, size_t errsize)
 	int r = 0;
 
 	switch (k->type) {
+	case K_DOMAINS:
+		/* Host names go into greetings and Received:, so only name
+		 * characters, separated by spaces or commas (hostname: one). */
+		if (strspn(val, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		    "0123456789.-, ") != strlen(val) ||
+		    (strcmp(k->name, "hostname") == 0 && strpbrk(val, ", ") != NULL)) {
+			str_fmt(err, errsize, "%s: not a host name%s: \"%.40s\"", k->name,
+			    strcmp(k->name, "hostname") == 0 ? "" : " list", val);
+			return -1;
+		}
+		/* FALLTHROUGH */
 	case K_STR: {
 		char **p = (char **)(void *)(base + k->off);
 		const char *c;

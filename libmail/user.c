@@ -167,8 +167,15 @@ int
 user_resolve(const char *local, struct mailuser *out, size_t max)
 {
 	struct resolve r = { out, max, 0, 0 };
+	char name[SMTP_LOCAL_MAX + 1];
+	struct mailuser u;
 
 	expand(&r, local, 0, 0);
+	/* postmaster must always be accepted (RFC 5321 4.5.1): when its
+	 * aliases lead nowhere, root's mailbox gets it. */
+	if (r.n == 0 && !r.tempfail && canon(local, name, sizeof(name)) == 0 &&
+	    strcmp(name, "postmaster") == 0 && user_lookup("root", &u) == 0)
+		add_user(&r, &u);
 	if (r.tempfail)
 		return -1;
 	return (int)r.n;

@@ -75,8 +75,11 @@ typedef int (*mbox_fn)(struct mbox *, int argc, char **argv);
  * Runs fn on USER's mailbox in a child running as USER. The Maildir must be
  * a directory (not a symlink) owned by USER. Returns fn's exit status.
  */
+#define MB_INDEX	0x01	/* open the index */
+#define MB_SYNC		0x02	/* and bring it up to date first */
+
 static int
-with_mailbox(const char *name, mbox_fn fn, int open_index, int argc, char **argv)
+with_mailbox(const char *name, mbox_fn fn, int how, int argc, char **argv)
 {
 	struct mbox mb;
 	struct stat st;
@@ -112,13 +115,14 @@ with_mailbox(const char *name, mbox_fn fn, int open_index, int argc, char **argv
 		fatal("fork");
 	if (pid == 0) {
 		priv_drop(mb.u.name, mb.u.uid, mb.u.gid, NULL, 1);
-		if (open_index) {
+		if (how & MB_INDEX) {
 			if (idx_open(&mb.ix, mb.path, IDX_CREATE) == -1) {
 				fprintf(stderr, "maildb: %s: cannot open index: %s\n",
 				    name, strerror(errno));
 				_exit(1);
 			}
-			if (idx_sync(mb.ix, mb.path, 0, NULL, NULL) == -1)
+			if ((how & MB_SYNC) &&
+			    idx_sync(mb.ix, mb.path, 0, NULL, NULL) == -1)
 				fprintf(stderr, "maildb: %s: index sync failed\n", name);
 		}
 		r = fn(&mb, argc, argv);
@@ -391,9 +395,14 @@ cmd_aliases(void)
 static const struct {
 	const char	*name;
 	mbox_fn		 fn;
+	int		 how;
 } mbox_cmds[] = {
-	{ "ls", cmd_ls }, { "stat", cmd_stat }, { "show", cmd_show },
-	{ "dump", cmd_dump }, { "verify", cmd_verify }, { "reindex", cmd_reindex },
+	{ "ls", cmd_ls, MB_INDEX | MB_SYNC },
+	{ "stat", cmd_stat, MB_INDEX | MB_SYNC },
+	{ "show", cmd_show, MB_INDEX | MB_SYNC },
+	{ "dump", cmd_dump, MB_INDEX },
+	{ "verify", cmd_verify, MB_INDEX },	/* compare, do not repair */
+	{ "reindex", cmd_reindex, MB_INDEX },
 };
 
 int
@@ -453,7 +462,7 @@ main(int argc, char *argv[])
 		if (strcmp(argv[0], mbox_cmds[k].name) == 0) {
 			if (argc < 2)
 				usage();
-			return with_mailbox(argv[1], mbox_cmds[k].fn, 1, argc - 2,
+			return with_mailbox(argv[1], mbox_cmds[k].fn, mbox_cmds[k].how, argc - 2,
 			    argv + 2);
 		}
 	usage();

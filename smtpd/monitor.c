@@ -259,10 +259,12 @@ out:
 	status = 0;
 	while (waitpid(child, &status, 0) == -1 && errno == EINTR)
 		;
-	if (WIFSIGNALED(status)) {
+	if (WIFSIGNALED(status) || (WIFEXITED(status) && WEXITSTATUS(status) != 0)) {
 		static const char msg[] = "421 4.3.0 Internal error, closing connection\r\n";
 
-		log_warnx("session died with signal %d", WTERMSIG(status));
+		log_warnx("session failed: %s %d", WIFSIGNALED(status) ?
+		    "signal" : "exit status", WIFSIGNALED(status) ?
+		    WTERMSIG(status) : WEXITSTATUS(status));
 		(void)write_all(client_fd, msg, sizeof(msg) - 1);
 	}
 }

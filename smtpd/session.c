@@ -653,7 +653,7 @@ cmd_help(struct session *s, char *arg)
 {
 	(void)arg;
 	reply(s, 214, "2.0.0 Commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP "
-	    "QUIT HELP VRFY");
+	    "QUIT HELP VRFY EXPN");
 }
 
 /* VRFY and EXPN take a bare name or a path. */
