@@ -1,0 +1,207 @@
+/*
+ * common.c - what both pop3d session halves share: the one reply writer,
+ * the line policy, the command table and its dispatcher, CAPA, base64.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "conf.h"
+#include "log.h"
+#include "pop3d.h"
+#include "util.h"
+
+void
+reply(struct pop *p, const char *fmt, ...)
+{
+	char text[512 - 2];	/* RFC 2449 4: responses up to 512 octets */
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	io_printf(&p->io, "%s\r\n", text);
+	if (text[0] == '-' && ++p->errors >= conf.max_errors && !p->quit) {
+		io_printf(&p->io, "-ERR too many errors, closing connection\r\n");
+		log_info("disconnect reason=too_many_errors");
+		p->quit = 1;
+	}
+}
+
+/* The same list before and after login (RFC 2449 5). */
+void
+send_capa(struct pop *p)
+{
+	io_printf(&p->io, "+OK Capability list follows\r\n"
+	    "TOP\r\nUSER\r\nUIDL\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\n"
+	    "PIPELINING\r\nSASL PLAIN LOGIN\r\nIMPLEMENTATION inetmail\r\n.\r\n");
+}
+
+static int cmd_quit(struct pop *, char *);
+static int cmd_capa_any(struct pop *, char *);
+
+static const struct cmd cmds[] = {
+	{ "CAPA", ST_ANY,	0,	cmd_capa_any },
+	{ "USER", ST_AUTH,	0,	cmd_user },
+	{ "PASS", ST_AUTH,	CF_RAWARG,	cmd_pass },
+	{ "AUTH", ST_AUTH,	0,	cmd_auth },
+	{ "APOP", ST_AUTH,	0,	cmd_apop },
+	{ "QUIT", ST_ANY,	0,	cmd_quit },
+	{ "STAT", ST_TRANS,	0,	cmd_stat },
+	{ "LIST", ST_TRANS,	0,	cmd_list },
+	{ "UIDL", ST_TRANS,	0,	cmd_uidl },
+	{ "RETR", ST_TRANS,	0,	cmd_retr },
+	{ "TOP",  ST_TRANS,	0,	cmd_top },
+	{ "DELE", ST_TRANS,	0,	cmd_dele },
+	{ "NOOP", ST_TRANS,	0,	cmd_noop },
+	{ "RSET", ST_TRANS,	0,	cmd_rset },
+	{ "LAST", ST_TRANS,	0,	cmd_last },
+	{ NULL, 0, 0, NULL }
+};
+
+static int
+cmd_capa_any(struct pop *p, char *arg)
+{
+	if (*arg != '\0')
+		return R_SYNTAX;
+	send_capa(p);
+	return R_DONE;
+}
+
+static int
+cmd_quit(struct pop *p, char *arg)
+{
+	if (*arg != '\0')
+		return R_SYNTAX;
+	if (p->state == ST_TRANS)
+		session_update(p);
+	else
+		reply(p, "+OK inetmail POP3 server signing off");
+	p->quit = 1;
+	return R_DONE;
+}
+
+void
+dispatch(struct pop *p, char *line)
+{
+	const struct cmd *c;
+	char *arg = line + strcspn(line, " ");
+	size_t n = (size_t)(arg - line), len;
+
+	if (*arg == ' ')
+		*arg++ = '\0';
+	for (c = cmds; c->name != NULL; c++)
+		if (n == strlen(c->name) && strcasecmp(line, c->name) == 0)
+			break;
+	/* trailing blanks, as typed in telnet, are not arguments */
+	len = strlen(arg);
+	while (c->name != NULL && !(c->flags & CF_RAWARG) && len > 0 &&
+	    (arg[len - 1] == ' ' || arg[len - 1] == '\t'))
+		arg[--len] = '\0';
+	if (c->name == NULL) {
+		reply(p, "-ERR unknown command");
+		return;
+	}
+	if (!(c->states & p->state)) {
+		reply(p, "-ERR command not valid in this state");
+		return;
+	}
+	switch (c->fn(p, arg)) {
+	case R_SYNTAX:
+		reply(p, "-ERR syntax error");
+		break;
+	case R_NOMSG:
+		reply(p, "-ERR no such message");
+		break;
+	}
+}
+
+int
+read_command(struct pop *p, char *line, size_t size)
+{
+	size_t len;
+	unsigned flags;
+	int r;
+
+	r = io_getline(&p->io, line, size - 2, &len, &flags);
+	if (r == IO_TIMEOUT) {
+		io_printf(&p->io, "-ERR timeout, closing connection\r\n");
+		io_flush(&p->io);
+		log_info("disconnect reason=timeout");
+		return -1;
+	}
+	if (r != IO_OK) {
+		log_info("disconnect reason=%s", r == IO_EOF ? "eof" : "error");
+		return -1;
+	}
+	if (++p->ncmds > POP3_MAX_COMMANDS) {
+		reply(p, "-ERR too many commands");
+		return -1;
+	}
+	if (flags & IOL_LONG)
+		reply(p, "-ERR line too long");
+	else if (flags & IOL_BARE_CR)
+		reply(p, "-ERR bare CR in command");
+	else if (flags & IOL_NUL)
+		reply(p, "-ERR NUL byte in command");
+	else
+		return 1;
+	return p->quit ? -1 : 0;
+}
+
+static int
+b64_val(unsigned char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+')
+		return 62;
+	if (c == '/')
+		return 63;
+	return -1;
+}
+
+/*
+ * Strict base64 (RFC 4648 4): length a multiple of 4, padding only at the
+ * end, no other characters. 0 ok, -1 bad input or too long for out.
+ */
+int
+b64_decode(const char *in, unsigned char *out, size_t outsize, size_t *outlen)
+{
+	size_t n = strlen(in), i, o = 0;
+
+	if (n % 4 != 0)
+		return -1;
+	for (i = 0; i < n; i += 4) {
+		int v[4], k, pad = 0;
+		uint32_t w = 0;
+
+		for (k = 0; k < 4; k++) {
+			unsigned char c = (unsigned char)in[i + k];
+
+			if (c == '=' && i + 4 == n && k >= 2) {
+				pad++;
+				v[k] = 0;
+				continue;
+			}
+			if (pad || (v[k] = b64_val(c)) < 0)
+				return -1;
+		}
+		w = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 |
+		    (uint32_t)v[2] << 6 | (uint32_t)v[3];
+		if (o + (size_t)(3 - pad) > outsize)
+			return -1;
+		out[o++] = (unsigned char)(w >> 16);
+		if (pad < 2)
+			out[o++] = (unsigned char)(w >> 8);
+		if (pad < 1)
+			out[o++] = (unsigned char)w;
+	}
+	*outlen = o;
+	return 0;
+}
