@@ -119,6 +119,11 @@ io_getline(struct io *io, char *line, size_t max, size_t *lenp, unsigned *flags)
 		if (lf == NULL)
 			continue;
 		io->inpos++;	/* the LF */
+		if (!prev_cr && io->crlf_only) {
+			*flags |= IOL_BARE_LF;
+			STORE('\n');
+			continue;
+		}
 		*flags |= prev_cr ? IOL_CRLF : IOL_BARE_LF;
 		line[len] = '\0';
 		*lenp = len;

@@ -32,6 +32,7 @@ struct io {
 	size_t			 inpos, inlen;
 	struct buf		 out;
 	int			 timeout_ms;
+	int			 crlf_only;	/* only CR LF ends a line (SMTP) */
 	unsigned long long	 bytes_in, bytes_out;
 };
 
@@ -41,9 +42,13 @@ struct io {
 #define IO_TIMEOUT	(-2)
 #define IO_ERROR	(-3)
 
-/* Flags describing the line just read. A line ends only at LF. */
+/*
+ * Flags describing the line just read. A line ends at LF; with crlf_only
+ * set, only at CR LF, and a bare LF is kept in the line (PROTOCOL-NOTES:
+ * a bare LF never ends an SMTP command or text line).
+ */
 #define IOL_CRLF	0x01	/* ended with CR LF */
-#define IOL_BARE_LF	0x02	/* ended with LF without CR before it */
+#define IOL_BARE_LF	0x02	/* a LF without CR: ended the line or is inside it */
 #define IOL_BARE_CR	0x04	/* a CR not followed by LF inside the line */
 #define IOL_NUL		0x08	/* a NUL byte inside the line */
 #define IOL_LONG	0x10	/* over max: the rest up to LF was read and dropped */

@@ -9,6 +9,12 @@
  * or a NUL anywhere in the message gets it rejected after the real end of
  * data; pipelining sync is enforced after the commands RFC 2920 puts last
  * in a group.
+ *
+ * STARTTLS (RFC 3207): at this point there must not be any pending
+ * plaintext. Whatever the client sent after the STARTTLS line is dropped
+ * before the handshake (CVE-2011-0411), and afterwards the session starts
+ * over without a new greeting: HELO/EHLO, MAIL and RCPT are forgotten.
+ * With tls = implicit (port 465) the handshake comes before the greeting.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -27,6 +33,7 @@
 #include "params.h"
 #include "privsep.h"
 #include "smtpd.h"
+#include "tls.h"
 #include "util.h"
 
 /* Session states, as bits so a command table row can allow several. */
@@ -271,18 +278,27 @@ write_received(struct session *s)
 	char date[64], line[1024];
 	time_t now = time(NULL);
 	struct tm tm;
-	const char *proto = s->esmtp ? (s->utf8 ? "UTF8SMTP" : "ESMTP") : "SMTP";
+	char proto[16], tls[128], using[160] = "";
+	int secure = tls_active(&s->io);
 
+	/* RFC 3848 protocol types: ESMTPS, UTF8SMTPS (RFC 6531) */
+	str_fmt(proto, sizeof(proto), "%s%s", s->esmtp ? (s->utf8 ? "UTF8SMTP" :
+	    "ESMTP") : "SMTP", secure && s->esmtp ? "S" : "");
+	if (secure) {
+		tls_describe(&s->io, tls, sizeof(tls));
+		str_fmt(using, sizeof(using), "\n\t(using %s)", tls);
+	}
 	gmtime_r(&now, &tm);
 	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
 	if (s->nrcpt == 1)
-		str_fmt(line, sizeof(line), "Received: from %s (%s)\n\tby %s "
+		str_fmt(line, sizeof(line), "Received: from %s (%s)%s\n\tby %s "
 		    "(inetmail) with %s id %s\n\tfor <%s>; %s\n", s->helo,
-		    s->peer->name, conf.hostname, proto, s->msgid, s->rcpts[0], date);
+		    s->peer->name, using, conf.hostname, proto, s->msgid,
+		    s->rcpts[0], date);
 	else
-		str_fmt(line, sizeof(line), "Received: from %s (%s)\n\tby %s "
+		str_fmt(line, sizeof(line), "Received: from %s (%s)%s\n\tby %s "
 		    "(inetmail) with %s id %s;\n\t%s\n", s->helo, s->peer->name,
-		    conf.hostname, proto, s->msgid, date);
+		    using, conf.hostname, proto, s->msgid, date);
 	msgw_put(&s->w, line, strlen(line));
 }
 
@@ -372,9 +388,11 @@ cmd_helo(struct session *s, char *arg, int esmtp)
 		return;
 	}
 	io_printf(&s->io, "250-%s\r\n250-PIPELINING\r\n250-SIZE %llu\r\n"
-	    "250-8BITMIME\r\n250-ENHANCEDSTATUSCODES\r\n250-SMTPUTF8\r\n"
+	    "250-8BITMIME\r\n250-ENHANCEDSTATUSCODES\r\n%s250-SMTPUTF8\r\n"
 	    "250 CHUNKING\r\n", conf.hostname,
-	    (unsigned long long)conf.max_message_size);
+	    (unsigned long long)conf.max_message_size,
+	    tls_mode() == TLS_STARTTLS && !tls_active(&s->io) ?
+	    "250-STARTTLS\r\n" : "");
 }
 
 static void cmd_ehlo(struct session *s, char *arg) { cmd_helo(s, arg, 1); }
@@ -550,8 +568,7 @@ cmd_data(struct session *s, char *arg)
 			msgw_feed(&s->w, line, len);
 		if (flags & IOL_LONG)
 			s->w.err |= E_LONG;
-		msgw_feed(&s->w, (flags & IOL_CRLF) ? "\r\n" : "\n",
-		    (flags & IOL_CRLF) ? 2 : 1);
+		msgw_feed(&s->w, "\r\n", 2);
 	}
 	finish_message(s);
 }
@@ -623,6 +640,50 @@ cmd_bdat(struct session *s, char *arg)
 		return;
 	}
 	reply(s, 250, "2.0.0 Ok: %llu octets received", (unsigned long long)size);
+}
+
+static void
+cmd_starttls(struct session *s, char *arg)
+{
+	size_t dropped;
+
+	if (tls_active(&s->io)) {
+		reply(s, 503, "5.5.1 Error: TLS already active");
+		return;
+	}
+	if (tls_mode() != TLS_STARTTLS) {
+		reply(s, 502, "5.5.1 Error: command not implemented");
+		return;
+	}
+	if (*arg != '\0') {
+		reply(s, 501, "5.5.4 Syntax: STARTTLS");
+		return;
+	}
+	if (s->state & (ST_MAIL | ST_RCPT)) {
+		reply(s, 503, "5.5.1 Error: MAIL transaction in progress");
+		return;
+	}
+	reply(s, 220, "2.0.0 Ready to start TLS");
+	if (io_flush(&s->io) == -1) {
+		s->quit = 1;
+		return;
+	}
+	/* CVE-2011-0411: no plaintext from before the handshake survives it. */
+	dropped = s->io.inlen - s->io.inpos;
+	io_discard_input(&s->io);
+	if (dropped > 0)
+		log_info("starttls discarded=%zu reason=plaintext_after_starttls",
+		    dropped);
+	if (tls_accept(&s->io, (unsigned)conf.smtp_timeout) == -1) {
+		log_info("disconnect reason=tls_handshake_failed");
+		s->quit = 1;
+		return;
+	}
+	/* RFC 3207 4.2: forget everything, the client starts with EHLO. */
+	reset_transaction(s);
+	s->state = ST_GREET;
+	s->esmtp = 0;
+	s->helo[0] = '\0';
 }
 
 static void
@@ -744,6 +805,7 @@ static const struct cmd cmds[] = {
 	{ "HELP",	ST_ANY,			0,		cmd_help },
 	{ "VRFY",	ST_ANY,			CF_SYNC,	cmd_vrfy },
 	{ "EXPN",	ST_ANY,			CF_SYNC,	cmd_expn },
+	{ "STARTTLS",	ST_ANY,			0,		cmd_starttls },
 	{ NULL,		0,			0,		NULL },
 };
 
@@ -773,7 +835,7 @@ dispatch(struct session *s, char *line)
 	if (*arg == ' ')
 		*arg++ = '\0';
 	for (c = cmds; c->name != NULL; c++)
-		if (n == 4 && strcasecmp(line, c->name) == 0)
+		if (n == strlen(c->name) && strcasecmp(line, c->name) == 0)
 			break;
 	if (c->name == NULL) {
 		reply(s, 500, "5.5.2 Error: command not recognized");
@@ -807,6 +869,12 @@ session_run(int mfd, const struct peer *peer)
 	s.state = ST_GREET;
 	s.w.fd = -1;
 	io_init(&s.io, 0, 1, (unsigned)conf.smtp_timeout);
+	s.io.crlf_only = 1;
+	if (tls_mode() == TLS_IMPLICIT &&
+	    tls_accept(&s.io, (unsigned)conf.smtp_timeout) == -1) {
+		log_info("disconnect reason=tls_handshake_failed");
+		return;
+	}
 	if (io_pending(&s.io)) {
 		io_printf(&s.io, "554 5.5.0 %s Error: talked before the greeting\r\n",
 		    conf.hostname);
@@ -839,4 +907,5 @@ session_run(int mfd, const struct peer *peer)
 			dispatch(&s, line);
 	}
 	io_flush(&s.io);
+	tls_end(&s.io);
 }

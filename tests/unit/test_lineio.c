@@ -40,7 +40,7 @@ main(void)
 	unsigned fl;
 	int r;
 
-	feed("HELO a\r\nX\nY\rZ\r\nA\0B\r\n", 22);
+	feed("HELO a\r\nX\nY\rZ\r\nA\0B\r\n", 20);
 	r = io_getline(&io, line, 10, &len, &fl);
 	CHECK(r == IO_OK && len == 6 && strcmp(line, "HELO a") == 0 && fl == IOL_CRLF,
 	    "CRLF line");
@@ -53,6 +53,16 @@ main(void)
 	CHECK(r == IO_OK && len == 3 && fl == (IOL_CRLF | IOL_NUL), "NUL flagged");
 	r = io_getline(&io, line, 10, &len, &fl);
 	CHECK(r == IO_EOF, "EOF after the last line");
+	done();
+
+	/* SMTP: only CR LF ends a line; a bare LF stays inside it. */
+	feed("RSET\nMAIL FROM:<a@b>\r\nNOOP\n", 27);
+	io.crlf_only = 1;
+	r = io_getline(&io, big, 100, &len, &fl);
+	CHECK(r == IO_OK && len == 20 && memcmp(big, "RSET\nMAIL FROM:<a@b>", 20) == 0 &&
+	    fl == (IOL_CRLF | IOL_BARE_LF), "crlf_only: bare LF inside the line");
+	CHECK(io_getline(&io, big, 100, &len, &fl) == IO_EOF,
+	    "crlf_only: LF alone does not end a line");
 	done();
 
 	/* Exactly max content plus CRLF is not long; one more is. */
