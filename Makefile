@@ -79,4 +79,6 @@ clean:
 	rm -f smtpd/smtpd pop3d/pop3d maildb/maildb $(UNITS) $(TOOLS)
 
 .PHONY: all check asan run install clean
+# libFuzzer targets (make fuzz) live with their corpus.
+-include tests/fuzz/fuzz.mk
 -include $(shell find $(B) -type f -name '*.d' -not -path './.git/*' -not -path './asan/*' 2>/dev/null)
