@@ -1,0 +1,10 @@
+/*
+ * maildb.h - what the maildb subcommand files share.
+ */
+#ifndef MAILDB_H
+#define MAILDB_H
+
+/* `maildb apop set|rm|ls ...` (apop_cmd.c); argv[0] is "apop". */
+int	maildb_apop(int argc, char **argv);
+
+#endif
