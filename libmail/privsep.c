@@ -199,16 +199,18 @@ ps_done(const struct ps_frame *f)
 }
 
 void
-priv_drop(const char *user, uid_t uid, gid_t gid, const char *dir, int allow_root)
+priv_drop(const char *user, uid_t uid, gid_t gid, const char *dir, int flags)
 {
 	uid_t ru, eu, su;
 	gid_t rg, eg, sg;
 
-	if (uid == 0 && !allow_root)
+	if (uid == 0 && !(flags & PRIV_ALLOW_ROOT))
 		fatalx("refusing to run a session as root (user %s)", user);
 	/* Groups first: initgroups reads the group file, absent in the chroot. */
-	if (initgroups(user, gid) == -1 && setgroups(1, &gid) == -1)
-		fatal("setgroups for %s", user);
+	if ((flags & PRIV_PRIMARY_GROUP) || initgroups(user, gid) == -1) {
+		if (setgroups(1, &gid) == -1)
+			fatal("setgroups for %s", user);
+	}
 	if (dir != NULL && dir[0] != '\0') {
 		if (chroot(dir) == -1)
 			fatal("chroot %s", dir);

@@ -55,10 +55,12 @@ int	ps_done(const struct ps_frame *);
  * Drops to uid/gid (supplementary groups of user), chrooting to dir first
  * when dir is non-empty. setgroups/initgroups, setresgid, setresuid; then
  * verifies that the real, effective and saved ids all changed and that
- * setuid(0) fails. allow_root permits uid 0 (root's own mailbox only).
- * Any failure is fatal.
+ * setuid(0) fails. Any failure is fatal. Flags:
  */
+#define PRIV_ALLOW_ROOT		0x01	/* uid 0 allowed (root's own mailbox) */
+#define PRIV_PRIMARY_GROUP	0x02	/* only gid, no group database walk
+					   (delivery, as Postfix's local does) */
 void	priv_drop(const char *user, uid_t uid, gid_t gid, const char *dir,
-	    int allow_root);
+	    int flags);
 
 #endif

@@ -44,16 +44,65 @@ answer(int fd, uint32_t status, const char *detail)
 	return ps_send(fd, &f, -1);
 }
 
+/*
+ * Recipients resolved at RCPT are remembered until the transaction's
+ * DELIVER, so each address costs one account lookup, not two.
+ */
+struct resolved {
+	char		 addr[SMTP_PATH_MAX + 1];
+	int		 n;
+	struct mailuser	*users;
+};
+static struct resolved *cache;
+static size_t ncache;
+
+/* Resolves addr (through the cache); *out stays valid until cache_clear. */
+static int
+resolve(const char *addr, struct mailuser **out)
+{
+	static struct mailuser *found;
+	struct resolved *r;
+	size_t i;
+	int n;
+
+	for (i = 0; i < ncache; i++)
+		if (strcmp(cache[i].addr, addr) == 0) {
+			*out = cache[i].users;
+			return cache[i].n;
+		}
+	if (found == NULL)
+		found = xcalloc(ALIAS_TARGETS_MAX, sizeof(*found));
+	*out = found;
+	if ((n = user_resolve(addr, found, ALIAS_TARGETS_MAX)) <= 0 ||
+	    ncache >= conf.max_recipients)
+		return n;
+	cache = xreallocarray(cache, ncache + 1, sizeof(*cache));
+	r = &cache[ncache++];
+	str_copy(r->addr, sizeof(r->addr), addr);
+	r->n = n;
+	r->users = xcalloc((size_t)n, sizeof(*r->users));
+	memcpy(r->users, found, (size_t)n * sizeof(*found));
+	*out = r->users;
+	return n;
+}
+
+static void
+cache_clear(void)
+{
+	while (ncache > 0)
+		free(cache[--ncache].users);
+}
+
 /* Adds the accounts of one recipient to the pending delivery. */
 static uint32_t
 add_recipient(const char *addr)
 {
-	struct mailuser found[ALIAS_TARGETS_MAX];
+	struct mailuser *found;
 	int i, j, n;
 
 	if (++nrcpts > conf.max_recipients)
 		return ANS_TEMP;
-	if ((n = user_resolve(addr, found, ALIAS_TARGETS_MAX)) <= 0)
+	if ((n = resolve(addr, &found)) <= 0)
 		return n == 0 ? ANS_NOUSER : ANS_TEMP;
 	for (i = 0; i < n; i++) {
 		for (j = 0; j < (int)nusers; j++)
@@ -83,7 +132,8 @@ as_user(const struct mailuser *u, int (*fn)(const struct mailuser *, void *), vo
 		return EX_TEMP;
 	}
 	if (pid == 0) {
-		priv_drop(u->name, u->uid, u->gid, NULL, 1);
+		priv_drop(u->name, u->uid, u->gid, NULL,
+		    PRIV_ALLOW_ROOT | PRIV_PRIMARY_GROUP);
 		_exit(fn(u, arg));
 	}
 	while (waitpid(pid, &status, 0) == -1)
@@ -185,6 +235,7 @@ reset_pending(void)
 	nusers = 0;
 	nrcpts = 0;
 	pending_failed = 0;
+	cache_clear();
 }
 
 void
@@ -197,7 +248,7 @@ monitor_run(int fd, int client_fd, pid_t child)
 	close(0);
 	for (;;) {
 		uint32_t ans;
-		struct mailuser found[ALIAS_TARGETS_MAX];
+		struct mailuser *found;
 		int n;
 
 		if (ps_recv(fd, &f, -1) == -1)
@@ -207,7 +258,7 @@ monitor_run(int fd, int client_fd, pid_t child)
 		case REQ_EXPN:
 			if (ps_get_str(&f, addr, sizeof(addr)) == -1 || !ps_done(&f))
 				goto bad;
-			n = user_resolve(addr, found, ALIAS_TARGETS_MAX);
+			n = resolve(addr, &found);
 			if (n > 0 && f.type == REQ_EXPN) {
 				char list[1024] = "";
 				int i;
