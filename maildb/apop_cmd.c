@@ -82,15 +82,19 @@ read_noecho(const char *prompt, char *buf, size_t size)
 	quiet = old;
 	quiet.c_lflag &= ~(tcflag_t)(ECHO | ECHOE | ECHOK | ECHONL);
 	quiet.c_lflag |= ICANON;
-	fputs(prompt, stderr);
-	fflush(stderr);
+	/*
+	 * Echo goes off before the prompt appears: typing after the prompt
+	 * must neither echo nor be flushed away by the mode change.
+	 */
 	if (tcsetattr(0, TCSAFLUSH, &quiet) == -1) {
 		fprintf(stderr, "maildb: tcsetattr: %s\n", strerror(errno));
 		sigprocmask(SIG_SETMASK, &saved, NULL);
 		return -1;
 	}
+	fputs(prompt, stderr);
+	fflush(stderr);
 	n = read_line(buf, size);
-	(void)tcsetattr(0, TCSAFLUSH, &old);
+	(void)tcsetattr(0, TCSANOW, &old);
 	sigprocmask(SIG_SETMASK, &saved, NULL);
 	fputc('\n', stderr);
 	return n;

@@ -65,6 +65,7 @@ trap 'exit 143' TERM
 
 # ---- users, groups, PAM -------------------------------------------------
 mkdir -p "$T/home" "$T/pam.d" "$T/san"
+chmod 1777 "$T/san"	# sanitizer reports from every uid
 mkdir -p -m 755 "$T/empty"
 cat >"$T/passwd" <<EOF
 root:x:0:0:root:/root:/bin/sh
@@ -127,12 +128,19 @@ EOF
 # characters> with lstat-then-mkdir, so many daemons starting at once
 # collide and exit(1) ("Failed to copy config files"). Use it for load
 # tests that need no PAM.
+#
+# As real root the uid changes are real (no uid_wrapper): files belong to
+# the account that wrote them and /proc shows the real ids, so owner checks
+# (maildb) and privilege checks see the truth. Not root, uid_wrapper fakes
+# root and the setuid calls; CWRAP_UID=1 forces it as root too.
 CWRAP_PAM=${CWRAP_PAM:-1}
-CWRAP_PRELOAD=$WRAPLIB/libnss_wrapper.so:$WRAPLIB/libuid_wrapper.so
-CWRAP_ENV=(
-	"NSS_WRAPPER_PASSWD=$T/passwd" "NSS_WRAPPER_GROUP=$T/group"
-	UID_WRAPPER=1 UID_WRAPPER_ROOT=1
-)
+CWRAP_PRELOAD=$WRAPLIB/libnss_wrapper.so
+CWRAP_ENV=("NSS_WRAPPER_PASSWD=$T/passwd" "NSS_WRAPPER_GROUP=$T/group")
+if [ "$REAL_UID" != 0 ] || [ "${CWRAP_UID:-0}" = 1 ]; then
+	CWRAP_UID=1
+	CWRAP_PRELOAD=$CWRAP_PRELOAD:$WRAPLIB/libuid_wrapper.so
+	CWRAP_ENV+=(UID_WRAPPER=1 UID_WRAPPER_ROOT=1)
+fi
 if [ "$CWRAP_PAM" = 1 ]; then
 	CWRAP_PRELOAD=$WRAPLIB/libpam_wrapper.so:$CWRAP_PRELOAD
 	CWRAP_ENV+=(PAM_WRAPPER=1 "PAM_WRAPPER_SERVICE_DIR=$T/pam.d")
