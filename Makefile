@@ -3,11 +3,20 @@
 #   make check      every test (unit, protocol, end to end)
 #   make asan       build into asan/ with ASan+UBSan and run the tests there
 #   make run        start smtpd and pop3d on loopback with a demo user
-#   make install    PREFIX (default /usr/local) and DESTDIR honoured
+#   make install    programs, manual pages, and etc/ as examples into
+#                   SHAREDIR; never writes to /etc. PREFIX (default
+#                   /usr/local) and DESTDIR honoured
+#   make install-config  after make install, as root: /etc/inetmail/
+#                   inetmail.conf and aliases (compiled), /etc/pam.d/inetmail,
+#                   the inetmail user, the chroot directory; each only when
+#                   absent, nothing is ever overwritten
+#   make uninstall  removes what make install installed (not /etc, not the user)
 PREFIX	?= /usr/local
 SBINDIR	?= $(PREFIX)/sbin
 MANDIR	?= $(PREFIX)/share/man
 SHAREDIR ?= $(PREFIX)/share/inetmail
+SYSCONFDIR ?= /etc
+CHROOT_DIR ?= /var/empty
 CC	?= cc
 # B is the build directory; `make asan` uses B=asan.
 B	?= .
@@ -66,19 +75,66 @@ asan:
 run: all
 	tests/run-demo
 
+# The example files name /usr/local/sbin and /usr/local/share/inetmail;
+# the installed copies name SBINDIR and SHAREDIR.
+ETC_FILES = $(patsubst etc/%,%,$(shell find etc -type f ! -name '*~' ! -name '.*' | sort))
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(SHAREDIR)
 	install -m 755 $(PROGS) $(DESTDIR)$(SBINDIR)/
 	install -m 644 $(wildcard man/*.8) $(DESTDIR)$(MANDIR)/man8/
 	install -m 644 $(wildcard man/*.5) $(DESTDIR)$(MANDIR)/man5/
-	cp -R etc/. $(DESTDIR)$(SHAREDIR)/
+	@for f in $(ETC_FILES); do \
+		install -d $(DESTDIR)$(SHAREDIR)/$$(dirname $$f) && \
+		sed -e 's|/usr/local/sbin/|$(SBINDIR)/|g' -e 's|/usr/local/share/inetmail|$(SHAREDIR)|g' \
+		    etc/$$f >$(DESTDIR)$(SHAREDIR)/$$f && chmod 644 $(DESTDIR)$(SHAREDIR)/$$f || exit 1; \
+	done; echo "examples installed in $(DESTDIR)$(SHAREDIR) (nothing written to $(SYSCONFDIR)); next: make install-config"
+
+# Each step is done only when its result is absent, so it can be run again
+# at any time; it never overwrites a file. With DESTDIR the files go there
+# and the user is not created (a package does that in its postinst).
+CONFDIR = $(SYSCONFDIR)/inetmail
+install-config:
+	@set -e; src=$(DESTDIR)$(SHAREDIR); \
+	test -f $$src/inetmail.conf || { echo "install-config: no $$src/inetmail.conf: run make install first" >&2; exit 1; }; \
+	new() { if [ -e "$$2" ] || [ -L "$$2" ]; then echo "kept     $$2 (exists)"; \
+		else install -D -m "$$3" "$$1" "$$2"; echo "created  $$2"; fi; }; \
+	install -d -m 755 $(DESTDIR)$(CONFDIR); \
+	new $$src/inetmail.conf $(DESTDIR)$(CONFDIR)/inetmail.conf 644; \
+	new $$src/aliases $(DESTDIR)$(CONFDIR)/aliases 644; \
+	new $$src/pam.d/inetmail $(DESTDIR)$(SYSCONFDIR)/pam.d/inetmail 644; \
+	if [ -n "$(DESTDIR)" ]; then echo "skipped  the inetmail user (DESTDIR is set)"; \
+	elif getent passwd inetmail >/dev/null; then echo "kept     user inetmail (exists)"; \
+	elif command -v adduser >/dev/null; then \
+		adduser --quiet --system --group --no-create-home --home /nonexistent inetmail; \
+		echo "created  user inetmail (adduser --system)"; \
+	else getent group inetmail >/dev/null || groupadd --system inetmail; \
+		useradd --system --gid inetmail --no-create-home --home-dir /nonexistent \
+		    --shell /usr/sbin/nologin inetmail; echo "created  user inetmail (useradd --system)"; fi; \
+	c=$(DESTDIR)$(CHROOT_DIR); \
+	if [ ! -e $$c ]; then install -d -o root -g root -m 0755 $$c; echo "created  $$c"; \
+	elif [ -n "$$(find $$c -maxdepth 0 -type d -user root -perm -0755 ! -perm /022)" ] && \
+	    [ -z "$$(ls -A $$c)" ]; then echo "kept     $$c (exists)"; \
+	else echo "WARNING  $$c must be an empty directory owned by root, mode 0755" >&2; fi; \
+	db=$(DESTDIR)$(CONFDIR)/aliases.db; \
+	if [ ! -e $$db ] || [ $(DESTDIR)$(CONFDIR)/aliases -nt $$db ]; then \
+		$(DESTDIR)$(SBINDIR)/maildb -f $(DESTDIR)$(CONFDIR)/inetmail.conf \
+		    -o aliases=$(DESTDIR)$(CONFDIR)/aliases newaliases >/dev/null; echo "compiled $$db (maildb newaliases)"; \
+	else echo "kept     $$db (up to date)"; fi; \
+	echo "next: edit $(CONFDIR)/inetmail.conf (hostname, local_domains, tls_cert), then inetd or systemd: see INSTALL"
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(SBINDIR)/,$(notdir $(PROGS)))
+	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man8/,$(notdir $(wildcard man/*.8)))
+	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man5/,$(notdir $(wildcard man/*.5)))
+	rm -rf $(DESTDIR)$(SHAREDIR)
+	@echo "left alone: $(CONFDIR), $(SYSCONFDIR)/pam.d/inetmail, the inetmail user, $(CHROOT_DIR), mailboxes"
 
 clean:
 	rm -rf asan $(B)/.deps-ok
 	find . -type f -name '*.[oad]' -not -path './.git/*' -delete
 	rm -f smtpd/smtpd pop3d/pop3d maildb/maildb $(UNITS) $(TOOLS)
 
-.PHONY: all check asan run install clean
+.PHONY: all check asan run install install-config uninstall clean
 # libFuzzer targets (make fuzz) live with their corpus.
 -include tests/fuzz/fuzz.mk
 -include $(shell find $(B) -type f -name '*.d' -not -path './.git/*' -not -path './asan/*' 2>/dev/null)
