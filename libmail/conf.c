@@ -44,6 +44,18 @@ static const struct key keys[] = {
 	{ "vrfy",		K_BOOL,	O(vrfy),	0, 0, "no" },
 	{ "expn",		K_BOOL,	O(expn),	0, 0, "no" },
 	{ "auth_fail_delay",	K_UINT,	O(auth_fail_delay), 0, 60000, "2000" },
+	{ "apop",		K_BOOL,	O(apop),	0, 0, "no" },
+	{ "apop_db",		K_STR,	O(apop_db),	0, 0, "/etc/inetmail/apop.db" },
+	/* TLS (tls.c checks the values of tls and tls_min_version) */
+	{ "tls",		K_STR,	O(tls),		0, 0, "" },
+	{ "tls_cert",		K_STR,	O(tls_cert),	0, 0, "" },
+	{ "tls_key",		K_STR,	O(tls_key),	0, 0, "" },
+	{ "tls_min_version",	K_STR,	O(tls_min_version), 0, 0, "TLSv1.2" },
+	{ "tls_ciphers",	K_STR,	O(tls_ciphers),	0, 0,
+	    "ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:DHE+CHACHA20:!aNULL:!SHA1" },
+	{ "tls_ciphersuites",	K_STR,	O(tls_ciphersuites), 0, 0,
+	    "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256" },
+	{ "auth_require_tls",	K_BOOL,	O(auth_require_tls), 0, 0, "yes" },
 };
 #undef O
 

@@ -27,6 +27,17 @@ struct conf {
 	int	 vrfy;			/* VRFY answers 250/550 instead of 252 */
 	int	 expn;			/* EXPN allowed */
 	uint64_t auth_fail_delay;	/* milliseconds a failed login costs */
+	int	 apop;			/* pop3d offers APOP (RFC 1939 7) */
+	char	*apop_db;		/* APOP secrets, Berkeley DB hash, 0600 root */
+	/* TLS (tls.c) */
+	char	*tls;			/* none|starttls|implicit; "" = starttls
+					   when tls_cert is set, else none */
+	char	*tls_cert;		/* PEM, leaf first then the chain */
+	char	*tls_key;		/* PEM; "" = in tls_cert */
+	char	*tls_min_version;	/* TLSv1.2 or TLSv1.3 */
+	char	*tls_ciphers;		/* TLS <= 1.2 cipher list */
+	char	*tls_ciphersuites;	/* TLS 1.3 suites */
+	int	 auth_require_tls;	/* no plaintext passwords before TLS */
 };
 
 extern struct conf conf;

@@ -10,6 +10,7 @@
 #include "conf.h"
 #include "log.h"
 #include "pop3d.h"
+#include "tls.h"
 #include "util.h"
 
 void
@@ -29,13 +30,29 @@ reply(struct pop *p, const char *fmt, ...)
 	}
 }
 
-/* The same list before and after login (RFC 2449 5). */
+int
+plaintext_auth_ok(const struct pop *p)
+{
+	return p->state != ST_AUTH || !conf.auth_require_tls ||
+	    tls_mode() == TLS_NONE || tls_active(&p->io);
+}
+
+/*
+ * The same list before and after login (RFC 2449 5), except that STLS is
+ * offered only before login and without TLS, and USER and SASL PLAIN LOGIN
+ * are hidden while a plaintext password is refused (RFC 2595 4).
+ */
 void
 send_capa(struct pop *p)
 {
+	int plain = plaintext_auth_ok(p);
+
 	io_printf(&p->io, "+OK Capability list follows\r\n"
-	    "TOP\r\nUSER\r\nUIDL\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\n"
-	    "PIPELINING\r\nSASL PLAIN LOGIN\r\nIMPLEMENTATION inetmail\r\n.\r\n");
+	    "TOP\r\n%sUIDL\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\n"
+	    "PIPELINING\r\n%s%sIMPLEMENTATION inetmail\r\n.\r\n",
+	    plain ? "USER\r\n" : "", plain ? "SASL PLAIN LOGIN\r\n" : "",
+	    p->state == ST_AUTH && tls_mode() == TLS_STARTTLS &&
+	    !tls_active(&p->io) ? "STLS\r\n" : "");
 }
 
 static int cmd_quit(struct pop *, char *);
@@ -47,6 +64,7 @@ static const struct cmd cmds[] = {
 	{ "PASS", ST_AUTH,	CF_RAWARG,	cmd_pass },
 	{ "AUTH", ST_AUTH,	0,	cmd_auth },
 	{ "APOP", ST_AUTH,	0,	cmd_apop },
+	{ "STLS", ST_AUTH,	0,	cmd_stls },
 	{ "QUIT", ST_ANY,	0,	cmd_quit },
 	{ "STAT", ST_TRANS,	0,	cmd_stat },
 	{ "LIST", ST_TRANS,	0,	cmd_list },

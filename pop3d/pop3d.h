@@ -22,6 +22,13 @@ enum {
 	REQ_AUTH = 1,	/* str user, u32 len + bytes password, str mech;
 			   fd: memfd with the input buffered after the
 			   login command (handed to the post-auth child) */
+	REQ_APOP,	/* str user, str digest (32 lower-case hex), str
+			   timestamp of the greeting; fd as for REQ_AUTH */
+	/*
+	 * Over TLS the fd of REQ_AUTH/REQ_APOP is a stream socket instead
+	 * of a memfd: on ANS_OK the pre-auth child stays on as the TLS
+	 * proxy, and that socket is the post-auth child's client.
+	 */
 };
 
 /* Monitor -> pre-auth child (u32 type, no payload). */
@@ -57,6 +64,7 @@ struct pop {
 	unsigned	 errors, ncmds, authfails;
 	char		 user[USER_NAME_MAX + 1];	/* after login */
 	char		 username[POP3_CMD_MAX];	/* from USER */
+	const char	*apop_ts;	/* greeting timestamp; NULL: APOP off */
 	int		 have_user;
 	/* TRANSACTION */
 	char		 maildir[4096];
@@ -94,11 +102,15 @@ int	b64_decode(const char *in, unsigned char *out, size_t outsize,
 	    size_t *outlen);
 
 /* preauth.c: the AUTHORIZATION state, unprivileged in chroot_dir. */
-void	preauth_run(int monitor_fd);
+/* apop_ts: the monitor's APOP timestamp for the greeting, or NULL. */
+void	preauth_run(int monitor_fd, const char *apop_ts);
 int	cmd_user(struct pop *, char *);
 int	cmd_pass(struct pop *, char *);
 int	cmd_auth(struct pop *, char *);
 int	cmd_apop(struct pop *, char *);
+int	cmd_stls(struct pop *, char *);
+/* May a plaintext password (USER/PASS, SASL PLAIN/LOGIN) be used now? */
+int	plaintext_auth_ok(const struct pop *);
 
 
 /* session.c: TRANSACTION and UPDATE, as the user. */

@@ -1,25 +1,36 @@
 /*
  * preauth.c - the AUTHORIZATION state: runs as unpriv_user in chroot_dir,
  * parses USER/PASS/AUTH/APOP/CAPA/QUIT, and asks the monitor one question,
- * AUTH(user, password) -> ok / perm / temp. On "ok" this process is done:
- * the monitor starts the post-auth child on the same client fds.
+ * AUTH(user, password) or APOP(user, digest, timestamp) -> ok / perm /
+ * temp. On "ok" this process is done: the monitor starts the post-auth
+ * child on the same client fds.
  *
  * Pipelined input after the login command: whatever this process has
  * already read from the socket but not parsed travels to the post-auth
  * child in a memfd with the AUTH request, so no client byte is lost and
  * none is read twice. All replies are flushed before the request, so the
  * post-auth child's first reply is the next thing on the wire.
+ *
+ * TLS (STLS, RFC 2595, or implicit on 995): plaintext received after the
+ * STLS line is dropped before the handshake. After a login over TLS this
+ * process keeps the TLS session and relays between the client and the
+ * post-auth child over a socketpair; the input already decrypted but not
+ * parsed goes through it first. With auth_require_tls, USER/PASS and AUTH
+ * PLAIN/LOGIN wait for TLS (APOP sends no password and stays allowed).
  */
 #include <errno.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
+#include "apop.h"
 #include "conf.h"
 #include "log.h"
 #include "pop3d.h"
 #include "privsep.h"
+#include "tls.h"
 #include "util.h"
 
 #define SASL_MAX	POP3_CMD_MAX	/* decoded SASL data */
@@ -40,41 +51,37 @@ leftover_fd(struct pop *p)
 	return fd;
 }
 
-/* Asks the monitor; on success never returns. pass is wiped. */
+/*
+ * Sends a login request (f) to the monitor with the unparsed input, and
+ * answers the client from the monitor's verdict; on success never returns.
+ * The caller has flushed every reply, so the post-auth child speaks next.
+ */
 static void
-login(struct pop *p, const char *user, char *pass, size_t passlen,
-    const char *mech)
+ask_monitor(struct pop *p, struct ps_frame *f)
 {
-	struct ps_frame f;
-	const char *u = user;
-	size_t i;
-	int fd;
+	int fd, sp[2] = { -1, -1 };
 
-	/* names the monitor would refuse as malformed still cost the delay */
-	if (strlen(u) > USER_NAME_MAX)
-		u = "";
-	for (i = 0; u[i] != '\0'; i++)
-		if ((unsigned char)u[i] < 0x20 || u[i] == 0x7f)
-			u = "";
-	if (io_flush(&p->io) == -1) {
-		explicit_bzero(pass, passlen);
-		_exit(0);
-	}
-	ps_init(&f, REQ_AUTH);
-	if (ps_put_str(&f, u) == -1 || ps_put_u32(&f, (uint32_t)passlen) == -1 ||
-	    ps_put_bytes(&f, pass, passlen) == -1 || ps_put_str(&f, mech) == -1)
-		fatalx("auth frame too long");
-	explicit_bzero(pass, passlen);
-	fd = leftover_fd(p);
-	if (ps_send(p->mfd, &f, fd) == -1)
+	if (tls_active(&p->io)) {
+		/* sp[0] stays here for the proxy; sp[1] becomes the client
+		 * of the post-auth child */
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == -1)
+			fatal("socketpair");
+		fd = sp[1];
+	} else
+		fd = leftover_fd(p);
+	if (ps_send(p->mfd, f, fd) == -1)
 		fatal("send to monitor");
-	explicit_bzero(f.data, sizeof(f.data));
+	explicit_bzero(f->data, sizeof(f->data));
 	if (fd != -1)
 		close(fd);
-	if (ps_recv(p->mfd, &f, -1) == -1 || f.len != 0)
+	if (ps_recv(p->mfd, f, -1) == -1 || f->len != 0)
 		fatalx("bad answer from monitor");
-	switch (f.type) {
+	if (f->type != ANS_OK && sp[0] != -1)
+		close(sp[0]);
+	switch (f->type) {
 	case ANS_OK:
+		if (sp[0] != -1)	/* pop3_timeout ends the session first */
+			tls_proxy(&p->io, sp[0], (unsigned)conf.pop3_timeout + 60);
 		_exit(0);	/* the post-auth child takes over */
 	case ANS_PERM:
 		reply(p, "-ERR [AUTH] Authentication failed");
@@ -87,8 +94,86 @@ login(struct pop *p, const char *user, char *pass, size_t passlen,
 		reply(p, "-ERR [SYS/TEMP] Authentication temporarily unavailable");
 		break;
 	default:
-		fatalx("bad answer %u from monitor", (unsigned)f.type);
+		fatalx("bad answer %u from monitor", (unsigned)f->type);
 	}
+}
+
+/* A name the monitor would refuse as malformed becomes "" (still a
+ * failed attempt that costs the delay). */
+static const char *
+frame_name(const char *user)
+{
+	size_t i;
+
+	if (strlen(user) > USER_NAME_MAX)
+		return "";
+	for (i = 0; user[i] != '\0'; i++)
+		if ((unsigned char)user[i] < 0x20 || user[i] == 0x7f)
+			return "";
+	return user;
+}
+
+/* Asks the monitor; on success never returns. pass is wiped. */
+static void
+login(struct pop *p, const char *user, char *pass, size_t passlen,
+    const char *mech)
+{
+	struct ps_frame f;
+	const char *u = frame_name(user);
+
+	if (io_flush(&p->io) == -1) {
+		explicit_bzero(pass, passlen);
+		_exit(0);
+	}
+	ps_init(&f, REQ_AUTH);
+	if (ps_put_str(&f, u) == -1 || ps_put_u32(&f, (uint32_t)passlen) == -1 ||
+	    ps_put_bytes(&f, pass, passlen) == -1 || ps_put_str(&f, mech) == -1)
+		fatalx("auth frame too long");
+	explicit_bzero(pass, passlen);
+	ask_monitor(p, &f);
+}
+
+/* The refusal of a plaintext password before TLS. */
+static void
+need_tls(struct pop *p)
+{
+	reply(p, "-ERR Plaintext authentication disallowed without TLS, "
+	    "use STLS first");
+}
+
+int
+cmd_stls(struct pop *p, char *arg)
+{
+	size_t dropped;
+
+	if (*arg != '\0')
+		return R_SYNTAX;
+	if (tls_active(&p->io)) {
+		reply(p, "-ERR TLS already active");
+		return R_DONE;
+	}
+	if (tls_mode() != TLS_STARTTLS) {
+		reply(p, "-ERR STLS not available");
+		return R_DONE;
+	}
+	reply(p, "+OK Begin TLS negotiation");
+	if (io_flush(&p->io) == -1) {
+		p->quit = 1;
+		return R_DONE;
+	}
+	/* At this point there must not be any pending plaintext. */
+	dropped = p->io.inlen - p->io.inpos;
+	io_discard_input(&p->io);
+	if (dropped > 0)
+		log_info("stls discarded=%zu reason=plaintext_after_stls", dropped);
+	if (tls_accept(&p->io, POP3_TIMEOUT_AUTH) == -1) {
+		log_info("disconnect reason=tls_handshake_failed");
+		p->quit = 1;
+		return R_DONE;
+	}
+	p->have_user = 0;	/* nothing from before TLS counts */
+	p->username[0] = '\0';
+	return R_DONE;
 }
 
 int
@@ -96,6 +181,10 @@ cmd_user(struct pop *p, char *arg)
 {
 	if (*arg == '\0')
 		return R_SYNTAX;
+	if (!plaintext_auth_ok(p)) {
+		need_tls(p);
+		return R_DONE;
+	}
 	str_copy(p->username, sizeof(p->username), arg);
 	p->have_user = 1;
 	reply(p, "+OK send PASS");
@@ -107,6 +196,11 @@ cmd_pass(struct pop *p, char *arg)
 {
 	size_t n = strlen(arg);
 
+	if (!plaintext_auth_ok(p)) {
+		explicit_bzero(arg, n);
+		need_tls(p);
+		return R_DONE;
+	}
 	if (!p->have_user) {
 		explicit_bzero(arg, n);
 		reply(p, "-ERR send USER first");
@@ -117,11 +211,35 @@ cmd_pass(struct pop *p, char *arg)
 	return R_DONE;
 }
 
+/*
+ * APOP name digest (RFC 1939 7): exactly one space between the two, the
+ * digest 32 lower-case hex digits. The monitor checks the digest against
+ * its own copy of the greeting timestamp; ours is sent so that it can
+ * refuse a request that does not belong to this greeting.
+ */
 int
 cmd_apop(struct pop *p, char *arg)
 {
-	(void)arg;
-	reply(p, "-ERR APOP is not enabled on this server");
+	struct ps_frame f;
+	char *digest;
+
+	if (p->apop_ts == NULL) {
+		reply(p, "-ERR APOP is not enabled on this server");
+		return R_DONE;
+	}
+	if ((digest = strchr(arg, ' ')) == NULL || digest == arg)
+		return R_SYNTAX;
+	*digest++ = '\0';
+	if (!apop_digest_syntax_ok(digest))
+		return R_SYNTAX;
+	p->have_user = 0;
+	if (io_flush(&p->io) == -1)
+		_exit(0);
+	ps_init(&f, REQ_APOP);
+	if (ps_put_str(&f, frame_name(arg)) == -1 ||
+	    ps_put_str(&f, digest) == -1 || ps_put_str(&f, p->apop_ts) == -1)
+		fatalx("apop frame too long");
+	ask_monitor(p, &f);
 	return R_DONE;
 }
 
@@ -242,13 +360,19 @@ cmd_auth(struct pop *p, char *arg)
 	char *ir;
 
 	if (*arg == '\0') {	/* Outlook: list the mechanisms */
-		io_printf(&p->io, "+OK\r\nPLAIN\r\nLOGIN\r\n.\r\n");
+		io_printf(&p->io, "+OK\r\n%s.\r\n", plaintext_auth_ok(p) ?
+		    "PLAIN\r\nLOGIN\r\n" : "");
 		return R_DONE;
 	}
 	if ((ir = strchr(arg, ' ')) != NULL) {
 		*ir++ = '\0';
 		if (*ir == '\0' || strchr(ir, ' ') != NULL)
 			return R_SYNTAX;
+	}
+	if ((strcasecmp(arg, "PLAIN") == 0 || strcasecmp(arg, "LOGIN") == 0) &&
+	    !plaintext_auth_ok(p)) {
+		need_tls(p);
+		return R_DONE;
 	}
 	if (strcasecmp(arg, "PLAIN") == 0)
 		auth_plain(p, ir);
@@ -260,7 +384,7 @@ cmd_auth(struct pop *p, char *arg)
 }
 
 void
-preauth_run(int mfd)
+preauth_run(int mfd, const char *apop_ts)
 {
 	struct pop p;
 	char line[POP3_CMD_MAX];
@@ -268,9 +392,18 @@ preauth_run(int mfd)
 
 	memset(&p, 0, sizeof(p));
 	p.mfd = mfd;
+	p.apop_ts = apop_ts;
 	p.state = ST_AUTH;
 	io_init(&p.io, 0, 1, POP3_TIMEOUT_AUTH);
-	reply(&p, "+OK inetmail POP3 server ready");
+	if (tls_mode() == TLS_IMPLICIT &&
+	    tls_accept(&p.io, POP3_TIMEOUT_AUTH) == -1) {
+		log_info("disconnect reason=tls_handshake_failed");
+		return;
+	}
+	if (apop_ts != NULL)
+		reply(&p, "+OK inetmail POP3 server ready %s", apop_ts);
+	else
+		reply(&p, "+OK inetmail POP3 server ready");
 	while (!p.quit) {
 		if ((r = read_command(&p, line, sizeof(line))) == -1)
 			break;
@@ -279,4 +412,5 @@ preauth_run(int mfd)
 	}
 	explicit_bzero(line, sizeof(line));
 	io_flush(&p.io);
+	tls_end(&p.io);
 }

@@ -19,6 +19,7 @@
 #include "params.h"
 #include "privsep.h"
 #include "smtpd.h"
+#include "tls.h"
 #include "util.h"
 
 static void
@@ -113,6 +114,9 @@ main(int argc, char *argv[])
 	peer_of_fd0(&peer);
 	log_info("connect ip=%s", peer.addr);
 
+	/* The key is read here, as root, and never after the drop. */
+	if (tls_server_init(err, sizeof(err)) == -1)
+		goto tls_error;
 	if ((pw = getpwnam(conf.unpriv_user)) == NULL)
 		goto unavailable_user;
 	if (ps_pair(sv) == -1)
@@ -126,12 +130,18 @@ main(int argc, char *argv[])
 		_exit(0);
 	}
 	close(sv[1]);
+	tls_server_free();	/* the monitor never speaks TLS */
 	monitor_run(sv[0], 1, pid);
 	return 0;
 
 conf_error:
 	log_warnx("configuration: %s", err);
 	printf("421 4.3.0 Service not available: configuration error\r\n");
+	return 1;
+tls_error:
+	log_warnx("tls configuration: %s", err);
+	printf("421 4.3.0 %s Service not available: TLS configuration error\r\n",
+	    conf.hostname);
 	return 1;
 unavailable_user:
 	log_warnx("unpriv_user %s: no such account", pr(conf.unpriv_user));

@@ -1,0 +1,58 @@
+/*
+ * tls.h - server-side TLS (OpenSSL 3) behind the line I/O transport.
+ *
+ * The root process builds the one server context with tls_server_init()
+ * before it forks and drops privileges: the certificate and the private key
+ * are read then and never again; the unprivileged session child inherits
+ * the context. tls_accept() runs the handshake on a struct io (STARTTLS,
+ * STLS, or implicit TLS before the greeting) and from then on every read
+ * and write of that io goes through TLS. tls_proxy() relays a TLS client to
+ * a plain socket (pop3d: the pre-auth process serving the user's process).
+ */
+#ifndef INETMAIL_TLS_H
+#define INETMAIL_TLS_H
+
+#include <stddef.h>
+
+#include "lineio.h"
+
+/* conf.tls, as decided by tls_server_init(). */
+#define TLS_NONE	0
+#define TLS_STARTTLS	1	/* offered on request (STARTTLS, STLS) */
+#define TLS_IMPLICIT	2	/* handshake before the greeting (465, 995) */
+
+/*
+ * Checks the tls_* keys and, unless the mode is none, loads tls_cert (with
+ * its chain) and tls_key into the server context. Call as root before the
+ * privilege drop. 0 ok; -1 with a one-line reason in err (the key file is
+ * unreadable, does not match the certificate, a bad value, ...).
+ */
+int	tls_server_init(char *err, size_t errsize);
+/* The mode chosen by tls_server_init() (TLS_NONE before it). */
+int	tls_mode(void);
+/* Frees the server context (a process that will never handshake). */
+void	tls_server_free(void);
+
+/*
+ * Server handshake on io's fds within timeout_s seconds. Any input still
+ * buffered in io must have been discarded by the caller (io_discard_input:
+ * plaintext after STARTTLS is never read as if it came through TLS).
+ * 0: io now speaks TLS; -1: failed, logged, the connection must be closed.
+ */
+int	tls_accept(struct io *, unsigned timeout_s);
+/* True when io speaks TLS. */
+int	tls_active(const struct io *);
+/* "TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits)"; "" without TLS. */
+void	tls_describe(const struct io *, char *buf, size_t size);
+/* Sends close_notify (best effort, never blocks) and frees the TLS state. */
+void	tls_end(struct io *);
+
+/*
+ * Relays between io's TLS client and the plain stream socket fd until
+ * either side is done or nothing moves for idle_timeout_s seconds. Input
+ * already buffered in io goes to fd first. Returns when the relay is over
+ * (close_notify sent, fd closed).
+ */
+void	tls_proxy(struct io *, int fd, unsigned idle_timeout_s);
+
+#endif
