@@ -21,6 +21,7 @@
 #include "params.h"
 #include "privsep.h"
 #include "smtpd.h"
+#include "tls.h"
 #include "util.h"
 
 /* Exit codes of a delivery child, sysexits style. */
@@ -243,7 +244,7 @@ monitor_run(int fd, int client_fd, pid_t child)
 {
 	struct ps_frame f;
 	char addr[SMTP_PATH_MAX + 1], sender[MSG_SENDER_MAX + 1], id[32];
-	int status;
+	int status, in_tls = 0;
 
 	close(0);
 	for (;;) {
@@ -284,6 +285,11 @@ monitor_run(int fd, int client_fd, pid_t child)
 				pending_failed = 1;
 			}
 			break;
+		case REQ_TLS:
+			if (!ps_done(&f))
+				goto bad;
+			in_tls = 1;
+			break;
 		case REQ_DELIVER:
 			if (f.fd == -1 ||
 			    ps_get_str(&f, sender, sizeof(sender)) == -1 ||
@@ -316,6 +322,8 @@ out:
 		log_warnx("session failed: %s %d", WIFSIGNALED(status) ?
 		    "signal" : "exit status", WIFSIGNALED(status) ?
 		    WTERMSIG(status) : WEXITSTATUS(status));
-		(void)write_all(client_fd, msg, sizeof(msg) - 1);
+		/* A plaintext reply is only right on a plaintext connection. */
+		if (!in_tls && tls_mode() != TLS_IMPLICIT)
+			(void)write_all(client_fd, msg, sizeof(msg) - 1);
 	}
 }

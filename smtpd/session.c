@@ -642,6 +642,17 @@ cmd_bdat(struct session *s, char *arg)
 	reply(s, 250, "2.0.0 Ok: %llu octets received", (unsigned long long)size);
 }
 
+/* Tells the monitor that plaintext is over (it must not write any). */
+static void
+tls_notify(struct session *s)
+{
+	struct ps_frame f;
+
+	ps_init(&f, REQ_TLS);
+	if (ps_send(s->mfd, &f, -1) == -1)
+		fatalx("monitor went away");
+}
+
 static void
 cmd_starttls(struct session *s, char *arg)
 {
@@ -679,6 +690,7 @@ cmd_starttls(struct session *s, char *arg)
 		s->quit = 1;
 		return;
 	}
+	tls_notify(s);
 	/* RFC 3207 4.2: forget everything, the client starts with EHLO. */
 	reset_transaction(s);
 	s->state = ST_GREET;

@@ -15,6 +15,7 @@ enum {
 	REQ_EXPN,		/* str address: which accounts? */
 	REQ_DELIVER_RCPT,	/* str address: one recipient of the next DELIVER */
 	REQ_DELIVER,		/* fd message, str sender, str id */
+	REQ_TLS,		/* no payload, no answer: the session is in TLS now */
 };
 
 /* Monitor -> session answers (u32 status, then a str detail). */

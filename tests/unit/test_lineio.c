@@ -30,6 +30,7 @@ done(void)
 {
 	close(io.rfd);
 	close(peer);
+	buf_free(&io.out);
 }
 
 int
