@@ -158,7 +158,18 @@ if [ "$LIB_ASAN" = 1 ]; then
 		"UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:log_path=$T/san/ubsan"
 	)
 fi
+# The same without pam_wrapper, for programs that never call PAM (smtpd
+# until SMTP AUTH exists): pam_wrapper's runtime dirs are few and its
+# constructor races, so many smtpd processes starting at once would fail.
+CWRAP_ENV_NOPAM=("LD_PRELOAD=${CWRAP_PRELOAD//$WRAPLIB\/libpam_wrapper.so:/}")
+for kv in "${CWRAP_ENV[@]}"; do
+	case $kv in PAM_WRAPPER*) ;; *) CWRAP_ENV_NOPAM+=("$kv") ;; esac
+done
 CWRAP_ENV=("LD_PRELOAD=$CWRAP_PRELOAD" "${CWRAP_ENV[@]}")
+# daemon_env PROG: the environment array name for PROG.
+daemon_env() {
+	case ${1##*/} in smtpd) echo CWRAP_ENV_NOPAM ;; *) echo CWRAP_ENV ;; esac
+}
 
 # cw CMD ARGS...: run a command under the cwrap environment.
 cw() { env "${CWRAP_ENV[@]}" "$@"; }
@@ -272,7 +283,8 @@ wait_port() {
 start_ssa() {
 	local port=$1 kv; shift
 	local -a e=()
-	for kv in "${CWRAP_ENV[@]}"; do e+=(-E "$kv"); done
+	local -n envv=$(daemon_env "$1")
+	for kv in "${envv[@]}"; do e+=(-E "$kv"); done
 	systemd-socket-activate --inetd -a -l "127.0.0.1:$port" "${e[@]}" "$@" \
 	    >>"$T/ssa.$port.log" 2>&1 </dev/null &
 	LAUNCHER_PIDS+=($!)
@@ -297,7 +309,8 @@ start_inetd() {
 	else
 		diag "start_inetd: no pid namespace available; using setsid"
 	fi
-	"${ns[@]}" env "${CWRAP_ENV[@]}" /usr/sbin/inetd -d -E -R 100000 "$conf" \
+	local -n envv=$(daemon_env "$prog")
+	"${ns[@]}" env "${envv[@]}" /usr/sbin/inetd -d -E -R 100000 "$conf" \
 	    >>"$T/inetd.$port.log" 2>&1 </dev/null &
 	LAUNCHER_PIDS+=($!)
 	wait_port "$port"

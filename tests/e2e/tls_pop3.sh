@@ -88,19 +88,18 @@ for L in ssa:$P1:$P2 inetd:$P3:$P4; do
 	check_match "$name: curl pop3s UIDL" '^3 [!-~]+' "$out"
 
 	# openssl s_client -starttls pop3 and implicit: CAPA inside TLS
-	out=$({ sleep 0.5; printf 'CAPA\n'; sleep 0.3; printf 'USER alice\n'; sleep 0.2
-	        printf 'PASS secret\n'; sleep 1.5; printf 'STAT\n'; sleep 0.5
-	        printf 'RETR 1\n'; sleep 0.5; printf 'QUIT\n'; sleep 1; } |
-	    timeout 20 openssl s_client -starttls pop3 -connect "127.0.0.1:$ps" \
-	    -CAfile "$CA" -verify_return_error -crlf -quiet -ign_eof 2>/dev/null | tr -d '\r')
+	out=$(printf '%s\n' CAPA 'USER alice' 'PASS secret' STAT 'RETR 1' QUIT |
+	    timeout 60 "$PY" "$TOP/tests/e2e/sclient_lib.py" pop3 -- \
+	    openssl s_client -starttls pop3 -connect "127.0.0.1:$ps" \
+	    -CAfile "$CA" -verify_return_error -crlf -quiet -ign_eof)
 	check_match "$name: s_client -starttls pop3: CAPA offers USER inside TLS" '^USER$' "$out"
 	check_eq "$name: s_client -starttls pop3: no STLS inside TLS" "" "$(printf '%s\n' "$out" | grep '^STLS')"
 	check_match "$name: s_client -starttls pop3: STAT after USER/PASS" '^\+OK 3 [0-9]+' "$out"
 	check_match "$name: s_client -starttls pop3: QUIT" 'signing off' "$out"
-	out=$({ sleep 0.5; printf 'USER alice\n'; sleep 0.3; printf 'PASS secret\n'
-	        sleep 1.5; printf 'LIST\n'; sleep 0.5; printf 'QUIT\n'; sleep 1; } |
-	    timeout 20 openssl s_client -connect "127.0.0.1:$pi" -CAfile "$CA" \
-	    -verify_return_error -crlf -quiet -ign_eof 2>/dev/null | tr -d '\r')
+	out=$(printf '%s\n' 'USER alice' 'PASS secret' LIST QUIT |
+	    timeout 60 "$PY" "$TOP/tests/e2e/sclient_lib.py" pop3 --greeting -- \
+	    openssl s_client -connect "127.0.0.1:$pi" -CAfile "$CA" \
+	    -verify_return_error -crlf -quiet -ign_eof)
 	check_match "$name: implicit TLS: greeting inside TLS" '^\+OK inetmail POP3' "$out"
 	check_match "$name: implicit TLS: LIST" '^3 [0-9]+$' "$out"
 

@@ -77,11 +77,11 @@ for L in ssa:$P1:$P2 inetd:$P3:$P4; do
 
 	# openssl s_client -starttls smtp, one command at a time
 	m=sclient-$name; mkmsg "$m"
-	{ sleep 0.5; printf 'EHLO sclient.test\n'; sleep 0.3
-	  printf 'MAIL FROM:<sender@example.org>\n'; sleep 0.2
-	  printf 'RCPT TO:<alice@localhost>\n'; sleep 0.2; printf 'DATA\n'; sleep 0.3
-	  sed 's/^\./../' "$T/msg/$m"; printf '.\n'; sleep 0.5; printf 'QUIT\n'; sleep 0.5
-	} | timeout 20 openssl s_client -starttls smtp -connect "127.0.0.1:$ps" \
+	{ printf 'EHLO sclient.test\nMAIL FROM:<sender@example.org>\n'
+	  printf 'RCPT TO:<alice@localhost>\nDATA\n'
+	  sed 's/^\./../' "$T/msg/$m"; printf '.\nQUIT\n'
+	} | timeout 60 "$PY" "$TOP/tests/e2e/sclient_lib.py" smtp -- \
+	    openssl s_client -starttls smtp -connect "127.0.0.1:$ps" \
 	    -CAfile "$CA" -verify_return_error -verify_hostname localhost -crlf \
 	    -quiet -ign_eof >"$T/sclient.out" 2>&1
 	check_match "$name: s_client -starttls smtp: 250 queued" '^250 2\.0\.0 Ok: queued' \
