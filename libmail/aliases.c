@@ -172,8 +172,11 @@ alias_parse(const char *text, size_t len,
 			continue;
 		if (line[0] == ' ' || line[0] == '\t') {
 			if (cur.len == 0) {
-				size_t k = strspn(line, " \t");
+				size_t k = 0;
 
+				/* line is not NUL-terminated: count within n. */
+				while (k < n && (line[k] == ' ' || line[k] == '\t'))
+					k++;
 				if (k >= n)	/* a blank line */
 					continue;
 				str_fmt(err, errsize, "line %d: continuation without entry", lineno);

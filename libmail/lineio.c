@@ -50,6 +50,8 @@ fill(struct io *io)
 
 	if (io_flush(io) == -1)
 		return IO_ERROR;
+	if (io->eof)
+		return IO_EOF;
 	for (;;) {
 		if ((io->tr == NULL || !io->tr->pending(io->trctx)) &&
 		    (r = wait_fd(io->rfd, POLLIN, io->timeout_ms)) != IO_OK)
@@ -150,11 +152,28 @@ io_read(struct io *io, void *buf, size_t len)
 int
 io_pending(struct io *io)
 {
+	ssize_t n;
+
 	if (io->inpos < io->inlen)
 		return 1;
-	if (io->tr != NULL && io->tr->pending(io->trctx))
-		return 1;
-	return wait_fd(io->rfd, POLLIN, 0) == IO_OK;
+	if (io->tr != NULL)
+		return io->tr->pending(io->trctx) ||
+		    wait_fd(io->rfd, POLLIN, 0) == IO_OK;
+	if (io->eof || wait_fd(io->rfd, POLLIN, 0) != IO_OK)
+		return 0;
+	/*
+	 * Readable can mean end of file (a client that sent QUIT and
+	 * half-closed): read now, so that only real input counts as pending.
+	 */
+	n = read(io->rfd, io->in, sizeof(io->in));
+	if (n <= 0) {
+		io->eof = n == 0;
+		return 0;
+	}
+	io->inpos = 0;
+	io->inlen = (size_t)n;
+	io->bytes_in += (unsigned long long)n;
+	return 1;
 }
 
 void

@@ -33,6 +33,7 @@ struct io {
 	struct buf		 out;
 	int			 timeout_ms;
 	int			 crlf_only;	/* only CR LF ends a line (SMTP) */
+	int			 eof;		/* io_pending saw end of file */
 	unsigned long long	 bytes_in, bytes_out;
 };
 

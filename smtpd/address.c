@@ -12,7 +12,9 @@
 static int
 atext(unsigned char c)
 {
-	return isalnum(c) || strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL || c >= 0x80;
+	/* c != 0: strchr would find the terminator and call NUL atext. */
+	return isalnum(c) || (c != 0 && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL) ||
+	    c >= 0x80;
 }
 
 /* Returns the length of a valid domain (or address literal) at s, else 0. */
@@ -33,6 +35,8 @@ domain_len(const char *s, int *flags)
 	for (;; n++) {
 		unsigned char c = p[n];
 
+		if (c == '-' && label == 0)
+			return 0;	/* a label never starts with a hyphen */
 		if (isalnum(c) || c == '-' || c >= 0x80) {
 			if (c >= 0x80)
 				*flags |= ADDR_UTF8;
@@ -73,10 +77,12 @@ parse_path(const char *s, char *addr, size_t size, const char **rest, int *flags
 	}
 	start = p;
 	if (*p == '"') {
+		/* qtextSMTP and quoted-pairSMTP (4.1.2): printable ASCII only,
+		 * bytes >= 0x80 for SMTPUTF8; never a control byte. */
 		for (p++; *p != '"'; p++) {
-			if (*p == '\\' && p[1] != '\0')
+			if (*p == '\\')
 				p++;
-			else if (*p == '\0' || (unsigned char)*p < 0x20)
+			if (*p == '\0' || (unsigned char)*p < 0x20 || *p == 0x7f)
 				return -1;
 			if ((unsigned char)*p >= 0x80)
 				*flags |= ADDR_UTF8;

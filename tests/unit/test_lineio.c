@@ -89,8 +89,8 @@ main(void)
 	CHECK(io_read(&io, line, 3) == 3 && memcmp(line, "abc", 3) == 0, "raw read");
 	io_getline(&io, line, 10, &len, &fl);
 	CHECK(strcmp(line, "NOOP") == 0, "line after raw read");
-	CHECK(!io_pending(&io) || io_getline(&io, line, 10, &len, &fl) == IO_EOF,
-	    "nothing pending at the end");
+	CHECK(!io_pending(&io), "end of file is not pending input");
+	CHECK(io_getline(&io, line, 10, &len, &fl) == IO_EOF, "then EOF");
 	done();
 
 	/* Replies are batched until flushed. */
