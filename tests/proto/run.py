@@ -49,7 +49,12 @@ import smtp_lib  # noqa: E402
 
 OUT = os.path.join(smtp_lib.TOP, "tests", "out", "proto")
 ASAN = smtp_lib.build_dir().rstrip("/").endswith("/asan")
-REPLY_TIMEOUT = 30 if ASAN else 10
+# INETMAIL_WRAP: a command prefix for the daemon (shell syntax), e.g.
+# "valgrind --error-exitcode=99 ..." (tests/valgrind.sh); slower, so more
+# time per reply. A daemon exit status of INETMAIL_WRAP_RC (if set) fails.
+WRAP = shlex.split(os.environ.get("INETMAIL_WRAP", ""))
+WRAP_RC = os.environ.get("INETMAIL_WRAP_RC")
+REPLY_TIMEOUT = 60 if WRAP else 30 if ASAN else 10
 
 NORMALISE = [
     (re.compile(r"(queued as )[^\s>]+"), r"\1<ID>"),
@@ -254,7 +259,7 @@ def run_case(name, update=False):
         steps = parse(lines)
         os.makedirs(OUT, exist_ok=True)
         errlog = open(os.path.join(OUT, name + ".log"), "wb")
-        p = subprocess.Popen([daemon, "-d", "-f", env.conf] + args,
+        p = subprocess.Popen(WRAP + [daemon, "-d", "-f", env.conf] + args,
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                              stderr=errlog, env=env.env(), cwd=env.t)
         s = Session(p, transcript, proto)
@@ -331,6 +336,8 @@ def run_case(name, update=False):
             problems.append("daemon did not exit within %ds after the session" % REPLY_TIMEOUT)
         if rc < 0:
             problems.append("daemon killed by signal %d" % -rc)
+        if WRAP_RC and rc == int(WRAP_RC):
+            problems.append("daemon exited %d: the wrapper (%s) found errors" % (rc, WRAP[0]))
         errlog.close()
 
         # Maildir checks.
