@@ -56,6 +56,15 @@ static const struct key keys[] = {
 	{ "tls_ciphersuites",	K_STR,	O(tls_ciphersuites), 0, 0,
 	    "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256" },
 	{ "auth_require_tls",	K_BOOL,	O(auth_require_tls), 0, 0, "yes" },
+	/* abuse resistance (throttle.c) */
+	{ "throttle_db",	K_STR,	O(throttle_db),	0, 0, "/var/lib/inetmail/throttle" },
+	{ "throttle_exempt",	K_STR,	O(throttle_exempt), 0, 0, "127.0.0.0/8 ::1" },
+	{ "auth_fail_limit",	K_UINT,	O(auth_fail_limit), 0, 100000, "10" },
+	{ "auth_fail_window",	K_DURATION, O(auth_fail_window), 1, 604800, "15m" },
+	{ "auth_penalty_max",	K_DURATION, O(auth_penalty_max), 0, 600, "30s" },
+	{ "max_conn_per_ip",	K_UINT,	O(max_conn_per_ip), 0, 100000, "50" },
+	{ "max_conn_rate_per_ip", K_UINT, O(max_conn_rate_per_ip), 0, 1000000, "600" },
+	{ "greet_delay",	K_DURATION, O(greet_delay), 0, 300, "0" },
 };
 #undef O
 

@@ -38,6 +38,15 @@ struct conf {
 	char	*tls_ciphers;		/* TLS <= 1.2 cipher list */
 	char	*tls_ciphersuites;	/* TLS 1.3 suites */
 	int	 auth_require_tls;	/* no plaintext passwords before TLS */
+	/* abuse resistance (throttle.c) */
+	char	*throttle_db;		/* directory of the throttle store; "" = off */
+	char	*throttle_exempt;	/* addresses/prefixes never throttled */
+	uint64_t auth_fail_limit;	/* failures per address per window; 0 = off */
+	uint64_t auth_fail_window;	/* seconds */
+	uint64_t auth_penalty_max;	/* seconds: cap of the growing delay */
+	uint64_t max_conn_per_ip;	/* concurrent connections; 0 = no limit */
+	uint64_t max_conn_rate_per_ip;	/* connections per minute; 0 = no limit */
+	uint64_t greet_delay;		/* seconds smtpd waits before its greeting */
 };
 
 extern struct conf conf;

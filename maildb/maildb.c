@@ -76,6 +76,7 @@ static const char help_text[] =
     "  newaliases                          compile the aliases file\n"
     "  aliases                             list the compiled alias map\n"
     "  apop set|rm|ls ...                  APOP secrets\n"
+    "  throttle ls | clear ADDR|USER       login throttling state\n"
     "  help                                this text\n";
 
 static void __attribute__((noreturn))
@@ -1817,6 +1818,8 @@ main(int argc, char *argv[])
 		return cmd_aliases();
 	if (strcmp(argv[0], "apop") == 0)
 		return maildb_apop(argc, argv);
+	if (strcmp(argv[0], "throttle") == 0)
+		return maildb_throttle(argc, argv);
 	take_flags(&argc, argv);
 	if (strcmp(argv[0], "users") == 0)
 		return cmd_users(argc - 1, argv + 1);

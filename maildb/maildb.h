@@ -6,5 +6,7 @@
 
 /* `maildb apop set|rm|ls ...` (apop_cmd.c); argv[0] is "apop". */
 int	maildb_apop(int argc, char **argv);
+/* `maildb throttle ls | clear ADDRESS|USER` (throttle_cmd.c). */
+int	maildb_throttle(int argc, char **argv);
 
 #endif

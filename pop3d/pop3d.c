@@ -36,6 +36,7 @@
 #include "params.h"
 #include "pop3d.h"
 #include "privsep.h"
+#include "throttle.h"
 #include "tls.h"
 #include "util.h"
 
@@ -367,6 +368,7 @@ monitor_run(int fd, pid_t child, const struct peer *peer, const char *apop_ts)
 	/* plaintext on an implicit TLS connection would only be noise */
 	int errfd = tls_mode() == TLS_IMPLICIT ? -1 : 1;
 	struct stat st;
+	struct thr_verdict tv;
 	uint32_t len, ans;
 
 	for (;;) {
@@ -383,10 +385,23 @@ monitor_run(int fd, pid_t child, const struct peer *peer, const char *apop_ts)
 			kill(child, SIGKILL);
 			break;
 		}
-		if (f.type == REQ_APOP)
-			ans = authenticate_apop(user, digest, apop_ts, peer, &u);
-		else
-			ans = authenticate(user, pass, len, mech, peer, &u);
+		thr_auth_check(peer->addr, user, &tv);
+		if (tv.refuse)
+			ans = ANS_DELAY;
+		else {
+			/* the penalty comes before the check, so a client
+			 * cannot learn the verdict early by timing out */
+			if (tv.delay_ms > 0)
+				sleep_ms(tv.delay_ms);
+			if (f.type == REQ_APOP)
+				ans = authenticate_apop(user, digest, apop_ts,
+				    peer, &u);
+			else
+				ans = authenticate(user, pass, len, mech, peer,
+				    &u);
+			if (ans != ANS_TEMP)
+				thr_auth_result(peer->addr, user, ans == ANS_OK);
+		}
 		explicit_bzero(pass, sizeof(pass));
 		explicit_bzero(f.data, sizeof(f.data));
 		answer(fd, ans);
@@ -422,6 +437,7 @@ main(int argc, char *argv[])
 	const char *cfile = CONF_FILE;
 	int ch, debug = 0, explicit_file = 0, sv[2];
 	char err[256], id[16], apop_ts[APOP_TS_MAX];
+	const char *why;
 	struct passwd *pw;
 	struct peer peer;
 	pid_t pid;
@@ -475,6 +491,13 @@ main(int argc, char *argv[])
 	/* The key is read here, as root, and never after the drop. */
 	if (tls_server_init(err, sizeof(err)) == -1)
 		goto tls_error;
+	/* Per-address limits, here since inetd enforces none of its own. */
+	if (thr_conn_enter(peer.addr, getpid(), &why) == 1) {
+		if (tls_mode() != TLS_IMPLICIT)	/* plaintext would be noise */
+			printf("-ERR [SYS/TEMP] too many connections from your "
+			    "address, try again later\r\n");
+		return 1;
+	}
 	if ((pw = getpwnam(conf.unpriv_user)) == NULL)
 		goto unavailable_user;
 	if (ps_pair(sv) == -1)
@@ -490,6 +513,7 @@ main(int argc, char *argv[])
 	close(sv[1]);
 	tls_server_free();	/* the monitor never speaks TLS */
 	monitor_run(sv[0], pid, &peer, conf.apop ? apop_ts : NULL);
+	thr_conn_leave(peer.addr, getpid());
 	return 0;
 
 conf_error:

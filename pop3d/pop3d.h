@@ -36,6 +36,7 @@ enum {
 	ANS_OK = 100,	/* logged in: flush nothing more, exit */
 	ANS_PERM,	/* -ERR [AUTH] */
 	ANS_TEMP,	/* -ERR [SYS/TEMP] */
+	ANS_DELAY,	/* throttled: -ERR [LOGIN-DELAY], then close */
 };
 
 /* Session states, as bits so one table row can allow several. */

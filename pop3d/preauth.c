@@ -93,6 +93,12 @@ ask_monitor(struct pop *p, struct ps_frame *f)
 	case ANS_TEMP:
 		reply(p, "-ERR [SYS/TEMP] Authentication temporarily unavailable");
 		break;
+	case ANS_DELAY:
+		/* RFC 2449 8.1.1: not now, try again after a while */
+		reply(p, "-ERR [LOGIN-DELAY] Too many failed logins from your "
+		    "address, try again later");
+		p->quit = 1;
+		break;
 	default:
 		fatalx("bad answer %u from monitor", (unsigned)f->type);
 	}

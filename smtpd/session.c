@@ -17,6 +17,7 @@
  * With tls = implicit (port 465) the handshake comes before the greeting.
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -866,6 +867,24 @@ dispatch(struct session *s, char *line)
 	c->fn(s, arg);
 }
 
+/* Waits up to ms for input (or EOF) on fd, before the greeting. */
+static void
+greet_wait(int fd, int ms)
+{
+	uint64_t end = now_ms() + (uint64_t)ms, now;
+	struct pollfd pfd;
+	int r;
+
+	while ((now = now_ms()) < end) {
+		pfd.fd = fd;
+		pfd.events = POLLIN;
+		pfd.revents = 0;
+		r = poll(&pfd, 1, (int)(end - now));
+		if (r > 0 || (r == -1 && errno != EINTR))
+			return;	/* input, EOF or an error: the caller looks */
+	}
+}
+
 void
 session_run(int mfd, const struct peer *peer)
 {
@@ -887,6 +906,10 @@ session_run(int mfd, const struct peer *peer)
 		log_info("disconnect reason=tls_handshake_failed");
 		return;
 	}
+	/* greet_delay: a client that talks before the greeting is a bot
+	 * that does not wait for replies (postscreen's pregreet test) */
+	if (conf.greet_delay > 0 && !io_pending(&s.io))
+		greet_wait(s.io.rfd, (int)conf.greet_delay * 1000);
 	if (io_pending(&s.io)) {
 		io_printf(&s.io, "554 5.5.0 %s Error: talked before the greeting\r\n",
 		    conf.hostname);

@@ -19,6 +19,7 @@
 #include "params.h"
 #include "privsep.h"
 #include "smtpd.h"
+#include "throttle.h"
 #include "tls.h"
 #include "util.h"
 
@@ -72,6 +73,7 @@ main(int argc, char *argv[])
 	const char *cfile = CONF_FILE;
 	int ch, debug = 0, explicit_file = 0, sv[2];
 	char err[256], id[16];
+	const char *why;
 	struct passwd *pw;
 	struct peer peer;
 	pid_t pid;
@@ -117,6 +119,13 @@ main(int argc, char *argv[])
 	/* The key is read here, as root, and never after the drop. */
 	if (tls_server_init(err, sizeof(err)) == -1)
 		goto tls_error;
+	/* Per-address limits, here since inetd enforces none of its own. */
+	if (thr_conn_enter(peer.addr, getpid(), &why) == 1) {
+		if (tls_mode() != TLS_IMPLICIT)	/* plaintext would be noise */
+			printf("421 4.7.0 %s Too many connections from your "
+			    "address, try again later\r\n", conf.hostname);
+		return 1;
+	}
 	if ((pw = getpwnam(conf.unpriv_user)) == NULL)
 		goto unavailable_user;
 	if (ps_pair(sv) == -1)
@@ -132,6 +141,7 @@ main(int argc, char *argv[])
 	close(sv[1]);
 	tls_server_free();	/* the monitor never speaks TLS */
 	monitor_run(sv[0], 1, pid);
+	thr_conn_leave(peer.addr, getpid());
 	return 0;
 
 conf_error:

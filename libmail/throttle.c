@@ -1,0 +1,1149 @@
+/*
+ * throttle.c - the shared throttle store (see throttle.h): login failures
+ * per address, prefix and user name with decay, connection rate and live
+ * connections per address. Storage follows DESIGN.md "Berkeley DB index"
+ * exactly as index.c does: flock(2) on DIR/lock, a private transactional
+ * environment (DB_RECOVER when the lock file does not say "clean <boot>"),
+ * WRITE_NOSYNC commits, small logs, a checkpoint before close. The lock is
+ * held for one short transaction, never across a delay or a PAM call.
+ *
+ * Counters are leaky buckets: a record holds a count and the time it was
+ * last updated; a reader subtracts `limit` units per `window` elapsed. So an
+ * address may fail auth_fail_limit times in a burst and then about once per
+ * window/limit, and an idle record decays to nothing and is swept.
+ *
+ * Records (keys are text, values little-endian, version byte first):
+ *   ip:ADDR net:PREFIX user:NAME rate:ADDR  v1: count*1000, last ms, until s
+ *   live:ADDR                               v2: n, then n x (pid, start time)
+ */
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <db.h>
+
+#include "conf.h"
+#include "log.h"
+#include "throttle.h"
+#include "user.h"
+#include "util.h"
+
+#define THR_DB		"throttle.db"
+#define THR_LOCK	"lock"
+#define THR_CACHE	(256 * 1024)
+#define THR_LG_MAX	(64 * 1024)
+#define THR_LG_BSIZE	(16 * 1024)
+#define THR_LIVE_MAX	4096	/* pids kept per address: bounds a record */
+#define THR_NET_FACTOR	4	/* a prefix is blocked at 4 x auth_fail_limit */
+#define THR_DELAY_BASE	500	/* ms: the first step of the growing delay */
+#define THR_RATE_WINDOW	60	/* seconds: max_conn_rate_per_ip is per minute */
+#define THR_SWEEP_ONE_IN 32	/* writers sweep expired records now and then */
+#define THR_KEY_MAX	(sizeof(((struct thr_entry *)0)->key))
+#define REC_CNT_LEN	(1 + 8 + 8 + 8)
+
+struct thr {
+	DB_ENV	*env;
+	DB	*db;
+	int	 lockfd;
+	int	 damaged;
+	char	 home[PATH_MAX];
+};
+
+struct cnt {
+	uint64_t milli;		/* count x 1000, as stored */
+	int64_t	 last;		/* ms, wall clock */
+	int64_t	 until;		/* s, wall clock; 0 = not blocked */
+};
+
+/* ---- small helpers ---- */
+
+static int64_t
+wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static unsigned char *
+put_le(unsigned char *p, uint64_t v, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		*p++ = (unsigned char)(v >> (8 * i));
+	return p;
+}
+
+static uint64_t
+get_le(const unsigned char *p, int n)
+{
+	uint64_t v = 0;
+	int i;
+
+	for (i = 0; i < n; i++)
+		v |= (uint64_t)p[i] << (8 * i);
+	return v;
+}
+
+/* The count after decay at now: limit units leak per window seconds. */
+static double
+decayed(const struct cnt *c, uint64_t limit, uint64_t window, int64_t now)
+{
+	double n = (double)c->milli / 1000.0;
+	int64_t el = now - c->last;
+
+	if (el > 0 && window > 0)
+		n -= (double)el / 1000.0 * (double)limit / (double)window;
+	return n > 0 ? n : 0;
+}
+
+static void
+set_count(struct cnt *c, double n, int64_t now)
+{
+	c->milli = n <= 0 ? 0 : (uint64_t)(n * 1000.0 + 0.5);
+	c->last = now;
+}
+
+/* ---- addresses ---- */
+
+/* Parses ip into family and 16 bytes (IPv4-mapped IPv6 counts as IPv4). */
+static int
+addr_parse(const char *ip, int *af, unsigned char a[16])
+{
+	memset(a, 0, 16);
+	if (inet_pton(AF_INET, ip, a) == 1) {
+		*af = AF_INET;
+		return 0;
+	}
+	if (inet_pton(AF_INET6, ip, a) == 1) {
+		static const unsigned char mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0,
+		    0, 0, 0xff, 0xff };
+
+		if (memcmp(a, mapped, 12) == 0) {
+			memmove(a, a + 12, 4);
+			memset(a + 4, 0, 12);
+			*af = AF_INET;
+		} else
+			*af = AF_INET6;
+		return 0;
+	}
+	return -1;
+}
+
+static int
+prefix_match(const unsigned char *a, const unsigned char *b, unsigned bits)
+{
+	unsigned full = bits / 8, rest = bits % 8;
+
+	if (memcmp(a, b, full) != 0)
+		return 0;
+	if (rest == 0)
+		return 1;
+	return ((a[full] ^ b[full]) & (0xff << (8 - rest)) & 0xff) == 0;
+}
+
+/* Canonical address and prefix ("a.b.c.0/24", "x:x:x:x::/64") of ip. */
+static int
+addr_keys(const char *ip, char *addr, size_t asize, char *net, size_t nsize)
+{
+	unsigned char a[16];
+	char buf[INET6_ADDRSTRLEN];
+	int af;
+
+	if (addr_parse(ip, &af, a) == -1 ||
+	    inet_ntop(af, a, buf, sizeof(buf)) == NULL ||
+	    str_copy(addr, asize, buf) == -1)
+		return -1;
+	memset(a + (af == AF_INET ? 3 : 8), 0, af == AF_INET ? 1 : 8);
+	if (inet_ntop(af, a, buf, sizeof(buf)) == NULL ||
+	    str_fmt(net, nsize, "%s/%d", buf, af == AF_INET ? 24 : 64) == -1)
+		return -1;
+	return 0;
+}
+
+int
+thr_exempt(const char *ip)
+{
+	static int warned;
+	const char *p = conf.throttle_exempt;
+	unsigned char a[16], b[16];
+	char tok[INET6_ADDRSTRLEN + 8], *slash;
+	uint64_t bits;
+	int af, bf;
+
+	if (conf.throttle_db == NULL || conf.throttle_db[0] == '\0' ||
+	    addr_parse(ip, &af, a) == -1)
+		return 1;
+	while (*p != '\0') {
+		size_t n = strcspn(p, " ,\t");
+
+		if (n > 0 && n < sizeof(tok)) {
+			memcpy(tok, p, n);
+			tok[n] = '\0';
+			bits = 128;
+			if ((slash = strchr(tok, '/')) != NULL)
+				*slash++ = '\0';
+			if (addr_parse(tok, &bf, b) == -1 ||
+			    (slash != NULL && parse_u64(slash, 128, &bits) == -1) ||
+			    bits > (bf == AF_INET ? 32u : 128u)) {
+				if (!warned++)
+					log_warnx("throttle_exempt: bad entry "
+					    "\"%s\", ignored", pr(tok));
+			} else if (bf == af && prefix_match(a, b, (unsigned)
+			    (slash == NULL ? (af == AF_INET ? 32 : 128) : bits)))
+				return 1;
+		} else if (n > 0 && !warned++)
+			log_warnx("throttle_exempt: entry too long, ignored");
+		p += n;
+		p += strspn(p, " ,\t");
+	}
+	return 0;
+}
+
+/* ---- environment (the recipe of index.c) ---- */
+
+static void
+db_errcall(const DB_ENV *env, const char *pfx, const char *msg)
+{
+	(void)env;
+	(void)pfx;
+	log_warnx("throttle: db: %s", pr(msg));
+}
+
+static int
+resource_error(int r)
+{
+	return r == ENOENT || r == EACCES || r == EPERM || r == ENOSPC ||
+	    r == EDQUOT || r == ENOMEM || r == EROFS || r == EMFILE ||
+	    r == ENFILE || r == EINTR || r == EAGAIN || r == ENOTDIR ||
+	    r == ELOOP;
+}
+
+static void
+boot_id(char *out, size_t size)
+{
+	int fd;
+	ssize_t n;
+
+	out[0] = '\0';
+	if ((fd = open("/proc/sys/kernel/random/boot_id",
+	    O_RDONLY | O_CLOEXEC)) == -1)
+		return;
+	n = read(fd, out, size - 1);
+	close(fd);
+	if (n <= 0) {
+		out[0] = '\0';
+		return;
+	}
+	out[n] = '\0';
+	out[strcspn(out, "\n")] = '\0';
+}
+
+static int
+lock_is_clean(int fd)
+{
+	char buf[128], want[128], id[64];
+	ssize_t n;
+
+	boot_id(id, sizeof(id));
+	if (id[0] == '\0' || str_fmt(want, sizeof(want), "clean %s\n", id) == -1)
+		return 0;
+	if ((n = pread(fd, buf, sizeof(buf) - 1, 0)) <= 0)
+		return 0;
+	buf[n] = '\0';
+	return strcmp(buf, want) == 0;
+}
+
+static int
+lock_mark(int fd, int clean)
+{
+	char buf[128], id[64];
+
+	boot_id(id, sizeof(id));
+	if (clean && id[0] != '\0') {
+		if (str_fmt(buf, sizeof(buf), "clean %s\n", id) == -1)
+			return -1;
+	} else
+		str_copy(buf, sizeof(buf), "dirty\n");
+	if (pwrite(fd, buf, strlen(buf), 0) != (ssize_t)strlen(buf) ||
+	    ftruncate(fd, (off_t)strlen(buf)) == -1)
+		return -1;
+	return 0;
+}
+
+static void
+env_close(struct thr *t)
+{
+	if (t->db != NULL)
+		t->db->close(t->db, DB_NOSYNC);
+	t->db = NULL;
+	if (t->env != NULL)
+		t->env->close(t->env, 0);
+	t->env = NULL;
+}
+
+static int
+env_open(struct thr *t, int recover, int *damage)
+{
+	DB_ENV *env;
+	DB *db;
+	struct stat st;
+	char path[PATH_MAX];
+	int r;
+
+	*damage = 0;
+	if ((r = db_env_create(&env, 0)) != 0)
+		return r;
+	t->env = env;
+	env->set_errcall(env, db_errcall);
+	if ((r = env->set_cachesize(env, 0, THR_CACHE, 1)) != 0 ||
+	    (r = env->set_lg_max(env, THR_LG_MAX)) != 0 ||
+	    (r = env->set_lg_bsize(env, THR_LG_BSIZE)) != 0 ||
+	    (r = env->log_set_config(env, DB_LOG_AUTO_REMOVE, 1)) != 0 ||
+	    (r = env->set_flags(env, DB_TXN_WRITE_NOSYNC, 1)) != 0)
+		goto fail;
+	r = env->open(env, t->home, DB_CREATE | DB_PRIVATE | DB_INIT_TXN |
+	    DB_INIT_LOCK | DB_INIT_LOG | DB_INIT_MPOOL |
+	    (recover ? DB_RECOVER : 0), 0600);
+	if (r != 0) {
+		*damage = !resource_error(r);
+		goto fail;
+	}
+	if (str_fmt(path, sizeof(path), "%s/%s", t->home, THR_DB) == -1) {
+		r = ENAMETOOLONG;
+		goto fail;
+	}
+	if (recover && lstat(path, &st) == 0) {
+		if ((r = db_create(&db, env, 0)) != 0)
+			goto fail;
+		/* verify destroys the handle whatever it returns */
+		if ((r = db->verify(db, THR_DB, NULL, NULL, 0)) != 0) {
+			log_warnx("throttle: %s: verify failed", t->home);
+			*damage = !resource_error(r);
+			goto fail;
+		}
+	}
+	if ((r = db_create(&db, env, 0)) != 0)
+		goto fail;
+	t->db = db;
+	if ((r = db->open(db, NULL, THR_DB, NULL, DB_BTREE,
+	    DB_CREATE | DB_AUTO_COMMIT, 0600)) != 0) {
+		*damage = !resource_error(r);
+		goto fail;
+	}
+	return 0;
+fail:
+	env_close(t);
+	return r;
+}
+
+/* Throws the store away: logs first, then the database moved aside. */
+static void
+discard_store(struct thr *t)
+{
+	DIR *d;
+	struct dirent *de;
+	char from[PATH_MAX], to[PATH_MAX];
+
+	if ((d = opendir(t->home)) != NULL) {
+		while ((de = readdir(d)) != NULL)
+			if ((strncmp(de->d_name, "log.", 4) == 0 ||
+			    strncmp(de->d_name, "__db.", 5) == 0) &&
+			    unlinkat(dirfd(d), de->d_name, 0) == -1)
+				log_warn("throttle: unlink %s/%s", t->home,
+				    pr(de->d_name));
+		closedir(d);
+	}
+	if (str_fmt(from, sizeof(from), "%s/%s", t->home, THR_DB) == 0 &&
+	    str_fmt(to, sizeof(to), "%s/%s.damaged", t->home, THR_DB) == 0 &&
+	    rename(from, to) == -1 && errno != ENOENT)
+		log_warn("throttle: rename %s", from);
+}
+
+/* mkdir -p for the parents (0755), the store itself 0700. */
+static int
+make_dir(const char *dir)
+{
+	char buf[PATH_MAX], *p;
+
+	if (str_copy(buf, sizeof(buf), dir) == -1) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	for (p = buf + 1; (p = strchr(p, '/')) != NULL; p++) {
+		*p = '\0';
+		if (mkdir(buf, 0755) == -1 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	if (mkdir(buf, 0700) == -1 && errno != EEXIST)
+		return -1;
+	return 0;
+}
+
+int
+thr_open(struct thr **tp, const char *dir, int flags)
+{
+	struct thr *t;
+	struct stat st, st2;
+	int dfd = -1, clean, damage, r, saved;
+
+	*tp = NULL;
+	t = xcalloc(1, sizeof(*t));
+	t->lockfd = -1;
+	if (str_copy(t->home, sizeof(t->home), dir) == -1) {
+		errno = ENAMETOOLONG;
+		goto fail;
+	}
+	if (lstat(dir, &st) == -1) {
+		if (errno != ENOENT || !(flags & THR_CREATE) ||
+		    make_dir(dir) == -1 || lstat(dir, &st) == -1)
+			goto fail;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		errno = S_ISLNK(st.st_mode) ? ELOOP : ENOTDIR;
+		goto fail;
+	}
+	/* only its owner may change what is in it */
+	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+		errno = EPERM;
+		goto fail;
+	}
+	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) == -1 || fstat(dfd, &st2) == -1)
+		goto fail;
+	if (st2.st_dev != st.st_dev || st2.st_ino != st.st_ino) {
+		errno = ELOOP;
+		goto fail;
+	}
+	if ((t->lockfd = openat(dfd, THR_LOCK, O_RDWR | O_CREAT | O_NOFOLLOW |
+	    O_CLOEXEC, 0600)) == -1)
+		goto fail;
+	close(dfd);
+	dfd = -1;
+	while (flock(t->lockfd, LOCK_EX) == -1)
+		if (errno != EINTR)
+			goto fail;
+	clean = lock_is_clean(t->lockfd);
+	if (lock_mark(t->lockfd, 0) == -1)
+		goto fail;
+	r = env_open(t, !clean, &damage);
+	if (r != 0 && damage) {
+		log_warnx("throttle: %s: damaged (%s), starting empty", t->home,
+		    db_strerror(r));
+		discard_store(t);
+		r = env_open(t, 1, &damage);
+	}
+	if (r != 0) {
+		log_warnx("throttle: %s: cannot open: %s", t->home,
+		    db_strerror(r));
+		errno = r > 0 ? r : EIO;
+		goto fail;
+	}
+	*tp = t;
+	return 0;
+fail:
+	saved = errno;
+	if (dfd != -1)
+		close(dfd);
+	if (t->lockfd != -1)
+		close(t->lockfd);
+	free(t);
+	errno = saved;
+	return -1;
+}
+
+int
+thr_close(struct thr **tp)
+{
+	struct thr *t = *tp;
+	int r, ret = 0;
+
+	if (t == NULL)
+		return 0;
+	*tp = NULL;
+	if ((r = t->env->txn_checkpoint(t->env, 0, 0, 0)) != 0) {
+		log_warnx("throttle: checkpoint: %s", db_strerror(r));
+		ret = -1;
+	}
+	if ((r = t->db->close(t->db, ret == 0 ? DB_NOSYNC : 0)) != 0) {
+		log_warnx("throttle: close: %s", db_strerror(r));
+		ret = -1;
+	}
+	t->db = NULL;
+	if ((r = t->env->close(t->env, 0)) != 0) {
+		log_warnx("throttle: env close: %s", db_strerror(r));
+		ret = -1;
+	}
+	t->env = NULL;
+	if (ret == 0 && !t->damaged && lock_mark(t->lockfd, 1) == -1)
+		log_warn("throttle: lock file");
+	close(t->lockfd);
+	free(t);
+	return ret;
+}
+
+static int
+db_fail(struct thr *t, const char *what, int r)
+{
+	log_warnx("throttle: %s: %s", what, db_strerror(r));
+	if (!resource_error(r))
+		t->damaged = 1;
+	return -1;
+}
+
+/* ---- records ---- */
+
+static void
+dbt_key(DBT *k, const char *key)
+{
+	memset(k, 0, sizeof(*k));
+	k->data = (void *)key;
+	k->size = (u_int32_t)strlen(key);
+}
+
+/* Reads key's raw value into an owned buffer: 0 found, 1 absent, -1 error. */
+static int
+get_raw(struct thr *t, DB_TXN *txn, const char *key, unsigned char **val,
+    size_t *len)
+{
+	DBT k, d;
+	int r;
+
+	dbt_key(&k, key);
+	memset(&d, 0, sizeof(d));
+	d.flags = DB_DBT_MALLOC;	/* DBT data: owned copy */
+	*val = NULL;
+	*len = 0;
+	r = t->db->get(t->db, txn, &k, &d, DB_RMW);
+	if (r == DB_NOTFOUND)
+		return 1;
+	if (r != 0)
+		return db_fail(t, "get", r);
+	*val = d.data;
+	*len = d.size;
+	return 0;
+}
+
+static int
+put_raw(struct thr *t, DB_TXN *txn, const char *key, const void *val,
+    size_t len)
+{
+	DBT k, d;
+	int r;
+
+	dbt_key(&k, key);
+	memset(&d, 0, sizeof(d));
+	d.data = (void *)val;
+	d.size = (u_int32_t)len;
+	if ((r = t->db->put(t->db, txn, &k, &d, 0)) != 0)
+		return db_fail(t, "put", r);
+	return 0;
+}
+
+static int
+del_raw(struct thr *t, DB_TXN *txn, const char *key)
+{
+	DBT k;
+	int r;
+
+	dbt_key(&k, key);
+	r = t->db->del(t->db, txn, &k, 0);
+	if (r != 0 && r != DB_NOTFOUND)
+		return db_fail(t, "del", r);
+	return 0;
+}
+
+static int
+cnt_decode(const unsigned char *p, size_t len, struct cnt *c)
+{
+	memset(c, 0, sizeof(*c));
+	if (len != REC_CNT_LEN || p[0] != 1)
+		return -1;
+	c->milli = get_le(p + 1, 8);
+	c->last = (int64_t)get_le(p + 9, 8);
+	c->until = (int64_t)get_le(p + 17, 8);
+	return 0;
+}
+
+/* A counter record; absent or undecodable reads as zero. */
+static int
+cnt_get(struct thr *t, DB_TXN *txn, const char *key, struct cnt *c)
+{
+	unsigned char *v;
+	size_t len;
+	int r;
+
+	memset(c, 0, sizeof(*c));
+	if ((r = get_raw(t, txn, key, &v, &len)) != 0)
+		return r == 1 ? 0 : -1;
+	if (cnt_decode(v, len, c) == -1)
+		log_warnx("throttle: bad record %s, reset", pr(key));
+	free(v);
+	return 0;
+}
+
+static int
+cnt_put(struct thr *t, DB_TXN *txn, const char *key, const struct cnt *c)
+{
+	unsigned char buf[REC_CNT_LEN], *p = buf;
+
+	*p++ = 1;
+	p = put_le(p, c->milli, 8);
+	p = put_le(p, (uint64_t)c->last, 8);
+	put_le(p, (uint64_t)c->until, 8);
+	return put_raw(t, txn, key, buf, sizeof(buf));
+}
+
+/* A live list: n pairs (pid, start time). */
+struct live {
+	uint32_t n;
+	uint32_t pid[THR_LIVE_MAX];
+	uint64_t start[THR_LIVE_MAX];
+};
+
+static int
+live_get(struct thr *t, DB_TXN *txn, const char *key, struct live *l)
+{
+	unsigned char *v;
+	size_t len, i;
+	int r;
+
+	l->n = 0;
+	if ((r = get_raw(t, txn, key, &v, &len)) != 0)
+		return r == 1 ? 0 : -1;
+	if (len < 5 || v[0] != 2 || get_le(v + 1, 4) > THR_LIVE_MAX ||
+	    len != 5 + 12 * get_le(v + 1, 4)) {
+		log_warnx("throttle: bad record %s, reset", pr(key));
+		free(v);
+		return 0;
+	}
+	l->n = (uint32_t)get_le(v + 1, 4);
+	for (i = 0; i < l->n; i++) {
+		l->pid[i] = (uint32_t)get_le(v + 5 + 12 * i, 4);
+		l->start[i] = get_le(v + 9 + 12 * i, 8);
+	}
+	free(v);
+	return 0;
+}
+
+static int
+live_put(struct thr *t, DB_TXN *txn, const char *key, const struct live *l)
+{
+	unsigned char *buf, *p;
+	size_t i;
+	int r;
+
+	if (l->n == 0)
+		return del_raw(t, txn, key);
+	p = buf = xmalloc(5 + 12 * (size_t)l->n);
+	*p++ = 2;
+	p = put_le(p, l->n, 4);
+	for (i = 0; i < l->n; i++) {
+		p = put_le(p, l->pid[i], 4);
+		p = put_le(p, l->start[i], 8);
+	}
+	r = put_raw(t, txn, key, buf, (size_t)(p - buf));
+	free(buf);
+	return r;
+}
+
+/* Start time of pid (field 22 of /proc/PID/stat); 0 if unknown. */
+static uint64_t
+proc_start(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	uint64_t v;
+	ssize_t n;
+	int fd, i;
+
+	if (str_fmt(path, sizeof(path), "/proc/%ld/stat", (long)pid) == -1 ||
+	    (fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	if ((p = strrchr(buf, ')')) == NULL)
+		return 0;
+	/* after ") " come fields 3..: the start time is the 20th of them */
+	for (i = 0; i < 19 && p != NULL; i++)
+		p = strchr(p + 1, ' ');
+	if (p == NULL)
+		return 0;
+	v = strtoull(p + 1, NULL, 10);
+	return v;
+}
+
+/* Is the connection (pid, start) still there? */
+static int
+live_alive(uint32_t pid, uint64_t start)
+{
+	uint64_t now;
+
+	if (pid == 0 || kill((pid_t)pid, 0) == -1)
+		return pid != 0 && errno == EPERM;
+	now = proc_start((pid_t)pid);
+	return start == 0 || now == 0 || now == start;
+}
+
+static void
+live_prune(struct live *l)
+{
+	uint32_t i, j = 0;
+
+	for (i = 0; i < l->n; i++)
+		if (live_alive(l->pid[i], l->start[i])) {
+			l->pid[j] = l->pid[i];
+			l->start[j++] = l->start[i];
+		}
+	l->n = j;
+}
+
+/* ---- listing and sweeping ---- */
+
+static uint64_t
+limit_of(const char *key, uint64_t *window)
+{
+	*window = conf.auth_fail_window;
+	if (strncmp(key, "rate:", 5) == 0) {
+		*window = THR_RATE_WINDOW;
+		return conf.max_conn_rate_per_ip;
+	}
+	if (strncmp(key, "net:", 4) == 0)
+		return conf.auth_fail_limit * THR_NET_FACTOR;
+	return conf.auth_fail_limit;
+}
+
+/* Fills e from one record; 0 when the record has no effect any more. */
+static int
+entry_of(const DBT *k, const DBT *d, int64_t now, struct thr_entry *e)
+{
+	struct live *l;
+	struct cnt c;
+	uint64_t limit, window;
+	size_t n = k->size < THR_KEY_MAX - 1 ? k->size : THR_KEY_MAX - 1;
+
+	memset(e, 0, sizeof(*e));
+	memcpy(e->key, k->data, n);
+	e->key[n] = '\0';
+	if (strncmp(e->key, "live:", 5) == 0) {
+		l = xmalloc(sizeof(*l));
+		l->n = 0;
+		if (d->size >= 5 && ((unsigned char *)d->data)[0] == 2 &&
+		    get_le((unsigned char *)d->data + 1, 4) <= THR_LIVE_MAX &&
+		    d->size == 5 + 12 * get_le((unsigned char *)d->data + 1, 4)) {
+			size_t i;
+
+			l->n = (uint32_t)get_le((unsigned char *)d->data + 1, 4);
+			for (i = 0; i < l->n; i++) {
+				l->pid[i] = (uint32_t)get_le((unsigned char *)
+				    d->data + 5 + 12 * i, 4);
+				l->start[i] = get_le((unsigned char *)d->data +
+				    9 + 12 * i, 8);
+			}
+		}
+		live_prune(l);
+		e->count = l->n;
+		e->last = 0;
+		free(l);
+		return e->count > 0;
+	}
+	if (cnt_decode(d->data, d->size, &c) == -1)
+		return 0;
+	limit = limit_of(e->key, &window);
+	e->count = decayed(&c, limit, window, now);
+	e->last = c.last / 1000;
+	e->until = c.until > now / 1000 ? c.until : 0;
+	return e->count >= 0.001 || e->until != 0;
+}
+
+int
+thr_list(struct thr *t, int (*fn)(const struct thr_entry *, void *),
+    void *arg)
+{
+	struct thr_entry e;
+	int64_t now = wall_ms();
+	DBC *c;
+	DBT k, d;
+	int r, ret = 0;
+
+	if ((r = t->db->cursor(t->db, NULL, &c, 0)) != 0)
+		return db_fail(t, "cursor", r);
+	memset(&k, 0, sizeof(k));
+	memset(&d, 0, sizeof(d));
+	while ((r = c->get(c, &k, &d, DB_NEXT)) == 0)
+		if (entry_of(&k, &d, now, &e) && (ret = fn(&e, arg)) != 0)
+			break;
+	if (r != 0 && r != DB_NOTFOUND)
+		ret = db_fail(t, "cursor get", r);
+	c->close(c);
+	return ret;
+}
+
+/* Deletes the records that have no effect any more, inside txn. */
+static int
+sweep(struct thr *t, DB_TXN *txn)
+{
+	struct thr_entry e;
+	int64_t now = wall_ms();
+	DBC *c;
+	DBT k, d;
+	int r, ret = 0;
+
+	if ((r = t->db->cursor(t->db, txn, &c, 0)) != 0)
+		return db_fail(t, "cursor", r);
+	memset(&k, 0, sizeof(k));
+	memset(&d, 0, sizeof(d));
+	while ((r = c->get(c, &k, &d, DB_NEXT | DB_RMW)) == 0)
+		if (!entry_of(&k, &d, now, &e) &&
+		    (r = c->del(c, 0)) != 0) {
+			ret = db_fail(t, "cursor del", r);
+			break;
+		}
+	if (r != 0 && r != DB_NOTFOUND && ret == 0)
+		ret = db_fail(t, "cursor get", r);
+	c->close(c);
+	return ret;
+}
+
+int
+thr_clear(struct thr *t, const char *what)
+{
+	static const char *const kinds[] = { "ip:", "net:", "user:", "rate:",
+	    "live:" };
+	char key[THR_KEY_MAX], addr[INET6_ADDRSTRLEN], net[INET6_ADDRSTRLEN + 8];
+	const char *name = what;
+	DB_TXN *txn;
+	DBT k;
+	size_t i;
+	int r, n = 0;
+
+	/* an address in any spelling clears its canonical records, and the
+	 * block of its prefix (which would still refuse it) */
+	if (addr_keys(what, addr, sizeof(addr), net, sizeof(net)) == 0)
+		name = addr;
+	if ((r = t->env->txn_begin(t->env, NULL, &txn, 0)) != 0)
+		return db_fail(t, "txn_begin", r);
+	if (name == addr && str_fmt(key, sizeof(key), "net:%s", net) == 0) {
+		dbt_key(&k, key);
+		if ((r = t->db->del(t->db, txn, &k, 0)) == 0)
+			n++;
+		else if (r != DB_NOTFOUND) {
+			txn->abort(txn);
+			return db_fail(t, "del", r);
+		}
+	}
+	for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		if (str_fmt(key, sizeof(key), "%s%s", kinds[i], name) == -1)
+			continue;
+		dbt_key(&k, key);
+		r = t->db->del(t->db, txn, &k, 0);
+		if (r == 0)
+			n++;
+		else if (r != DB_NOTFOUND) {
+			txn->abort(txn);
+			return db_fail(t, "del", r);
+		}
+	}
+	if ((r = txn->commit(txn, 0)) != 0)
+		return db_fail(t, "commit", r);
+	return n;
+}
+
+/* ---- the daemons' entry points ---- */
+
+/* Opens conf.throttle_db and begins a transaction; NULL when unusable. */
+static struct thr *
+open_txn(DB_TXN **txn)
+{
+	static int warned;
+	struct thr *t;
+	int r;
+
+	if (thr_open(&t, conf.throttle_db, THR_CREATE) == -1) {
+		if (!warned++)
+			log_warn("throttle: %s: unusable, not throttling",
+			    pr(conf.throttle_db));
+		return NULL;
+	}
+	if ((r = t->env->txn_begin(t->env, NULL, txn, 0)) != 0) {
+		db_fail(t, "txn_begin", r);
+		thr_close(&t);
+		return NULL;
+	}
+	return t;
+}
+
+/* Commits (ok) or aborts, then closes. */
+static void
+end_txn(struct thr **t, DB_TXN *txn, int ok)
+{
+	int r;
+
+	if (ok) {
+		if ((r = txn->commit(txn, 0)) != 0)
+			db_fail(*t, "commit", r);
+	} else
+		txn->abort(txn);
+	thr_close(t);
+}
+
+static int
+user_key(char *key, size_t size, const char *user)
+{
+	return user != NULL && user[0] != '\0' && user_name_ok(user) ?
+	    str_fmt(key, size, "user:%s", user) : -1;
+}
+
+/* True once in n calls, at random (the writers' occasional sweep). */
+static int
+one_in(unsigned n)
+{
+	unsigned r = 0;
+
+	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != (ssize_t)sizeof(r))
+		r = (unsigned)getpid() ^ (unsigned)wall_ms();
+	return r % n == 0;
+}
+
+static unsigned
+steps_delay(double steps)
+{
+	uint64_t ms, cap = conf.auth_penalty_max * 1000;
+	int s = (int)(steps + 0.5);	/* decay since the last failure is slow */
+
+	if (s <= 0)
+		return 0;
+	ms = (uint64_t)THR_DELAY_BASE << (s - 1 > 20 ? 20 : s - 1);
+	return (unsigned)(ms < cap ? ms : cap);
+}
+
+void
+thr_auth_check(const char *ip, const char *user, struct thr_verdict *v)
+{
+	char addr[INET6_ADDRSTRLEN], net[INET6_ADDRSTRLEN + 8];
+	char key[THR_KEY_MAX];
+	struct cnt ci, cn, cu;
+	struct thr *t;
+	DB_TXN *txn;
+	int64_t now = wall_ms();
+	double si, sn, su, s;
+	uint64_t lim = conf.auth_fail_limit;
+
+	memset(v, 0, sizeof(*v));
+	if (lim == 0 || thr_exempt(ip) ||
+	    addr_keys(ip, addr, sizeof(addr), net, sizeof(net)) == -1 ||
+	    (t = open_txn(&txn)) == NULL)
+		return;
+	memset(&cu, 0, sizeof(cu));
+	if ((str_fmt(key, sizeof(key), "ip:%s", addr) == -1 ||
+	    cnt_get(t, txn, key, &ci) == -1) ||
+	    (str_fmt(key, sizeof(key), "net:%s", net) == -1 ||
+	    cnt_get(t, txn, key, &cn) == -1) ||
+	    (user_key(key, sizeof(key), user) == 0 &&
+	    cnt_get(t, txn, key, &cu) == -1)) {
+		end_txn(&t, txn, 0);
+		return;
+	}
+	end_txn(&t, txn, 0);	/* read only */
+	if (ci.until > now / 1000 || cn.until > now / 1000) {
+		v->refuse = 1;
+		v->reason = ci.until > now / 1000 ? "ip_blocked" : "net_blocked";
+		v->until = ci.until > cn.until ? ci.until : cn.until;
+		log_info("event=throttled ip=%s user=%s reason=%s until=%lld",
+		    addr, pr(user), v->reason, (long long)v->until);
+		return;
+	}
+	si = decayed(&ci, lim, conf.auth_fail_window, now);
+	sn = decayed(&cn, lim * THR_NET_FACTOR, conf.auth_fail_window, now) /
+	    THR_NET_FACTOR;
+	su = decayed(&cu, lim, conf.auth_fail_window, now) - (double)lim + 1;
+	s = si > sn ? si : sn;
+	s = s > su ? s : su;
+	if ((v->delay_ms = steps_delay(s)) > 0) {
+		v->reason = s == si ? "ip_failures" : s == sn ? "net_failures" :
+		    "user_failures";
+		log_info("event=throttled ip=%s user=%s reason=%s delay_ms=%u",
+		    addr, pr(user), v->reason, v->delay_ms);
+	}
+}
+
+/* Adds one failure to key's counter; blocks it at block_at (0: never),
+ * setting *blocked when this failure started the block. */
+static int
+count_fail(struct thr *t, DB_TXN *txn, const char *key, uint64_t limit,
+    uint64_t block_at, int64_t now, struct cnt *c, int *blocked)
+{
+	double n;
+
+	*blocked = 0;
+	if (cnt_get(t, txn, key, c) == -1)
+		return -1;
+	n = decayed(c, limit, conf.auth_fail_window, now) + 1;
+	/* a cap: however long the attack, it is forgotten two windows on */
+	if (n > 2.0 * (double)(limit ? limit : 1))
+		n = 2.0 * (double)(limit ? limit : 1);
+	set_count(c, n, now);
+	/* half a unit of slack: the decay between failures in a burst */
+	if (block_at > 0 && n + 0.5 >= (double)block_at &&
+	    c->until <= now / 1000) {
+		c->until = now / 1000 + (int64_t)conf.auth_fail_window;
+		*blocked = 1;
+	}
+	return cnt_put(t, txn, key, c);
+}
+
+void
+thr_auth_result(const char *ip, const char *user, int ok)
+{
+	char addr[INET6_ADDRSTRLEN], net[INET6_ADDRSTRLEN + 8];
+	char key[THR_KEY_MAX];
+	struct cnt ci, cn, cu;
+	struct thr *t;
+	DB_TXN *txn;
+	int64_t now = wall_ms();
+	uint64_t lim = conf.auth_fail_limit;
+	int good = 0, bi = 0, bn = 0, bu;
+
+	if (!ok && addr_keys(ip, addr, sizeof(addr), net, sizeof(net)) == 0)
+		log_info("event=auth_fail ip=%s user=%s", addr, pr(user));
+	else if (!ok)
+		log_info("event=auth_fail ip=%s user=%s", pr(ip), pr(user));
+	if (lim == 0 || thr_exempt(ip) ||
+	    addr_keys(ip, addr, sizeof(addr), net, sizeof(net)) == -1 ||
+	    (t = open_txn(&txn)) == NULL)
+		return;
+	if (ok) {
+		good = str_fmt(key, sizeof(key), "ip:%s", addr) == 0 &&
+		    del_raw(t, txn, key) == 0;
+		end_txn(&t, txn, good);
+		return;
+	}
+	good = str_fmt(key, sizeof(key), "ip:%s", addr) == 0 &&
+	    count_fail(t, txn, key, lim, lim, now, &ci, &bi) == 0 &&
+	    str_fmt(key, sizeof(key), "net:%s", net) == 0 &&
+	    count_fail(t, txn, key, lim * THR_NET_FACTOR,
+	    lim * THR_NET_FACTOR, now, &cn, &bn) == 0;
+	if (good && user_key(key, sizeof(key), user) == 0)
+		good = count_fail(t, txn, key, lim, 0, now, &cu, &bu) == 0;
+	if (good && (bi || bn))
+		log_info("event=throttled ip=%s user=%s reason=%s until=%lld",
+		    addr, pr(user), bi ? "ip_blocked" : "net_blocked",
+		    (long long)(bi ? ci.until : cn.until));
+	if (good && one_in(THR_SWEEP_ONE_IN))
+		good = sweep(t, txn) == 0;
+	end_txn(&t, txn, good);
+}
+
+int
+thr_conn_enter(const char *ip, pid_t pid, const char **reason)
+{
+	char addr[INET6_ADDRSTRLEN], net[INET6_ADDRSTRLEN + 8];
+	char key[THR_KEY_MAX];
+	struct live *l = NULL;
+	struct cnt c;
+	struct thr *t;
+	DB_TXN *txn;
+	int64_t now = wall_ms();
+	uint64_t rate = conf.max_conn_rate_per_ip, max = conf.max_conn_per_ip;
+	double n;
+	int over = 0, good;
+
+	*reason = NULL;
+	if ((rate == 0 && max == 0) || thr_exempt(ip) ||
+	    addr_keys(ip, addr, sizeof(addr), net, sizeof(net)) == -1 ||
+	    (t = open_txn(&txn)) == NULL)
+		return 0;
+	good = 1;
+	if (rate > 0) {
+		good = str_fmt(key, sizeof(key), "rate:%s", addr) == 0 &&
+		    cnt_get(t, txn, key, &c) == 0;
+		if (good) {
+			n = decayed(&c, rate, THR_RATE_WINDOW, now) + 1;
+			if (n > (double)rate) {
+				over = 1;
+				*reason = "conn_rate";
+			}
+			/* refused attempts count too, up to a cap */
+			set_count(&c, n > 2.0 * (double)rate ? 2.0 * (double)rate
+			    : n, now);
+			good = cnt_put(t, txn, key, &c) == 0;
+		}
+	}
+	if (good && !over && max > 0) {
+		l = xmalloc(sizeof(*l));
+		good = str_fmt(key, sizeof(key), "live:%s", addr) == 0 &&
+		    live_get(t, txn, key, l) == 0;
+		if (good) {
+			live_prune(l);
+			if (l->n >= max || l->n >= THR_LIVE_MAX) {
+				over = 1;
+				*reason = "conn_limit";
+			} else {
+				l->pid[l->n] = (uint32_t)pid;
+				l->start[l->n++] = proc_start(pid);
+			}
+			good = live_put(t, txn, key, l) == 0;
+		}
+		free(l);
+	}
+	if (good && one_in(THR_SWEEP_ONE_IN))
+		good = sweep(t, txn) == 0;
+	end_txn(&t, txn, good);
+	if (!good) {
+		*reason = NULL;
+		return 0;
+	}
+	if (over)
+		log_info("event=throttled ip=%s reason=%s", addr, *reason);
+	return over;
+}
+
+void
+thr_conn_leave(const char *ip, pid_t pid)
+{
+	char addr[INET6_ADDRSTRLEN], net[INET6_ADDRSTRLEN + 8];
+	char key[THR_KEY_MAX];
+	struct live *l;
+	struct thr *t;
+	DB_TXN *txn;
+	uint32_t i, j = 0;
+	int good;
+
+	if (conf.max_conn_per_ip == 0 || thr_exempt(ip) ||
+	    addr_keys(ip, addr, sizeof(addr), net, sizeof(net)) == -1 ||
+	    (t = open_txn(&txn)) == NULL)
+		return;
+	l = xmalloc(sizeof(*l));
+	good = str_fmt(key, sizeof(key), "live:%s", addr) == 0 &&
+	    live_get(t, txn, key, l) == 0;
+	if (good) {
+		for (i = 0; i < l->n; i++)
+			if (l->pid[i] != (uint32_t)pid) {
+				l->pid[j] = l->pid[i];
+				l->start[j++] = l->start[i];
+			}
+		l->n = j;
+		live_prune(l);
+		good = live_put(t, txn, key, l) == 0;
+	}
+	free(l);
+	end_txn(&t, txn, good);
+}
