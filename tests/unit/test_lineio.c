@@ -110,6 +110,7 @@ main(void)
 		    "one write for the group");
 		close(sv[0]);
 		close(sv[1]);
+		buf_free(&io.out);
 	}
 
 	/* A timeout is reported, not waited out forever. */
