@@ -31,6 +31,7 @@
 #include "conf.h"
 #include "lineio.h"
 #include "log.h"
+#include "message.h"
 #include "params.h"
 #include "privsep.h"
 #include "smtpd.h"
@@ -45,31 +46,6 @@
 #define ST_ANY		0x0f
 
 #define CF_SYNC		0x01	/* must end a pipelined group (RFC 2920 3.1) */
-
-/* Message writer errors, in the order they are reported. */
-#define E_IO		0x01
-#define E_SIZE		0x02
-#define E_EOL		0x04
-#define E_NUL		0x08
-#define E_LONG		0x10
-#define E_LOOP		0x20
-
-/*
- * The message writer: takes the message as received (CRLF line ends, after
- * dot-unstuffing for DATA), checks it byte by byte, and stores it with LF
- * line ends in a memfd that the monitor receives.
- */
-struct msgw {
-	int		 fd;
-	struct buf	 out;
-	uint64_t	 size;		/* octets received */
-	int		 cr;		/* last byte was a CR */
-	size_t		 linelen;
-	int		 in_hdr;
-	char		 hdr[10];	/* the start of the current header line */
-	unsigned	 received;	/* Received: headers seen */
-	unsigned	 err;
-};
 
 struct session {
 	struct io	 io;
@@ -112,121 +88,6 @@ reply(struct session *s, int code, const char *fmt, ...)
 			s->quit = 1;
 		}
 	}
-}
-
-/* ---- message writer ---------------------------------------------------- */
-
-static void
-msgw_flush(struct msgw *w)
-{
-	if (w->out.len > 0 && !(w->err & E_IO) &&
-	    write_all(w->fd, w->out.ptr, w->out.len) == -1)
-		w->err |= E_IO;
-	buf_reset(&w->out);
-}
-
-static void
-msgw_put(struct msgw *w, const char *p, size_t n)
-{
-	if (w->err & (E_SIZE | E_IO))
-		return;		/* the message is refused; stop storing */
-	if (buf_add(&w->out, p, n) == -1) {
-		msgw_flush(w);
-		if (buf_add(&w->out, p, n) == -1)
-			w->err |= E_IO;
-	}
-	if (w->out.len >= 65536)
-		msgw_flush(w);
-}
-
-static int
-msgw_start(struct msgw *w)
-{
-	memset(w, 0, sizeof(*w));
-	buf_init(&w->out, 1 << 17);
-	w->in_hdr = 1;
-	if ((w->fd = memfd_create("inetmail-msg", MFD_CLOEXEC)) == -1) {
-		log_warn("memfd_create");
-		return -1;
-	}
-	return 0;
-}
-
-static void
-msgw_end_line(struct msgw *w)
-{
-	if (w->in_hdr) {
-		if (w->linelen == 0)
-			w->in_hdr = 0;
-		else if (w->linelen >= 9 && strncasecmp(w->hdr, "received:", 9) == 0 &&
-		    ++w->received >= SMTP_MAX_RECEIVED)
-			w->err |= E_LOOP;
-	}
-	msgw_put(w, "\n", 1);
-	w->linelen = 0;
-}
-
-/* Feeds received octets (CRLF form). */
-static void
-msgw_feed(struct msgw *w, const char *p, size_t n)
-{
-	size_t i, start = 0;
-
-	w->size += n;
-	if (w->size > conf.max_message_size)
-		w->err |= E_SIZE;
-	for (i = 0; i < n; i++) {
-		char c = p[i];
-
-		if (c == '\r') {
-			if (w->cr)
-				w->err |= E_EOL;
-			msgw_put(w, p + start, i - start);
-			start = i + 1;
-			w->cr = 1;
-			continue;
-		}
-		if (c == '\n') {
-			if (!w->cr)
-				w->err |= E_EOL;
-			w->cr = 0;
-			msgw_put(w, p + start, i - start);
-			start = i + 1;
-			msgw_end_line(w);
-			continue;
-		}
-		if (w->cr) {		/* a CR not before LF: keep it, refuse */
-			w->err |= E_EOL;
-			w->cr = 0;
-		}
-		if (c == '\0')
-			w->err |= E_NUL;
-		if (w->linelen < sizeof(w->hdr))
-			w->hdr[w->linelen] = c;
-		if (++w->linelen > SMTP_TEXT_MAX - 2)
-			w->err |= E_LONG;
-	}
-	msgw_put(w, p + start, n - start);
-}
-
-/* Ends the message: a last line without CRLF gets an LF (BDAT). */
-static void
-msgw_finish(struct msgw *w)
-{
-	if (w->cr)
-		w->err |= E_EOL;
-	if (w->linelen > 0)
-		msgw_put(w, "\n", 1);
-	msgw_flush(w);
-}
-
-static void
-msgw_discard(struct msgw *w)
-{
-	if (w->fd != -1)
-		close(w->fd);
-	w->fd = -1;
-	buf_free(&w->out);
 }
 
 /* ---- transaction ------------------------------------------------------- */
@@ -531,10 +392,7 @@ cmd_rcpt(struct session *s, char *arg)
 static void
 cmd_data(struct session *s, char *arg)
 {
-	char line[SMTP_TEXT_MAX];
-	size_t len;
-	unsigned flags;
-	int r, prev_crlf = 1;
+	int r;
 
 	if (*arg != '\0') {
 		reply(s, 501, "5.5.4 Syntax: DATA");
@@ -550,26 +408,13 @@ cmd_data(struct session *s, char *arg)
 	}
 	write_received(s);
 	reply(s, 354, "End data with <CR><LF>.<CR><LF>");
-	for (;;) {
-		r = io_getline(&s->io, line, SMTP_TEXT_MAX - 2, &len, &flags);
-		if (r != IO_OK) {
-			msgw_discard(&s->w);
-			if (r == IO_TIMEOUT)
-				reply(s, 421, "4.4.2 %s Error: timeout exceeded", conf.hostname);
-			log_info("msgid=%s status=lost_connection during DATA", s->msgid);
-			s->quit = 1;
-			return;
-		}
-		if ((flags & IOL_CRLF) && prev_crlf && len == 1 && line[0] == '.')
-			break;
-		prev_crlf = (flags & IOL_CRLF) != 0;
-		if (len > 0 && line[0] == '.')
-			msgw_feed(&s->w, line + 1, len - 1);
-		else
-			msgw_feed(&s->w, line, len);
-		if (flags & IOL_LONG)
-			s->w.err |= E_LONG;
-		msgw_feed(&s->w, "\r\n", 2);
+	if ((r = msgw_read_data(&s->w, &s->io)) != IO_OK) {
+		msgw_discard(&s->w);
+		if (r == IO_TIMEOUT)
+			reply(s, 421, "4.4.2 %s Error: timeout exceeded", conf.hostname);
+		log_info("msgid=%s status=lost_connection during DATA", s->msgid);
+		s->quit = 1;
+		return;
 	}
 	finish_message(s);
 }

@@ -42,6 +42,8 @@ FUZZ_SRC_fuzz_index	   = libmail/index.c libmail/maildir.c libmail/util.c \
 			     libmail/log.c libmail/buf.c
 FUZZ_SRC_fuzz_privsep	   = libmail/privsep.c libmail/log.c
 FUZZ_SRC_fuzz_lineio	   = libmail/lineio.c libmail/buf.c libmail/util.c libmail/log.c
+FUZZ_SRC_fuzz_smtp_data	   = smtpd/message.c libmail/lineio.c libmail/buf.c \
+			     libmail/conf.c libmail/util.c libmail/log.c
 FUZZ_POP3_SRC		   = pop3d/common.c pop3d/preauth.c libmail/apop.c libmail/tls.c \
 			     libmail/lineio.c libmail/privsep.c libmail/buf.c \
 			     libmail/conf.c libmail/util.c libmail/log.c
