@@ -65,6 +65,16 @@ static const struct key keys[] = {
 	{ "max_conn_per_ip",	K_UINT,	O(max_conn_per_ip), 0, 100000, "50" },
 	{ "max_conn_rate_per_ip", K_UINT, O(max_conn_rate_per_ip), 0, 1000000, "600" },
 	{ "greet_delay",	K_DURATION, O(greet_delay), 0, 300, "0" },
+	/* greylisting (greylist.c) and DNSBL (dnsbl.c), smtpd */
+	{ "greylist",		K_BOOL,	O(greylist),	0, 0, "no" },
+	{ "greylist_db",	K_STR,	O(greylist_db),	0, 0, "/var/lib/inetmail/greylist" },
+	{ "greylist_delay",	K_DURATION, O(greylist_delay), 0, 86400, "5m" },
+	{ "greylist_retry_window", K_DURATION, O(greylist_retry_window), 60, 2592000, "2d" },
+	{ "greylist_expire",	K_DURATION, O(greylist_expire), 3600, 31536000, "35d" },
+	{ "greylist_exempt",	K_STR,	O(greylist_exempt), 0, 0, "127.0.0.0/8 ::1" },
+	{ "dnsbl_zones",	K_DOMAINS, O(dnsbl_zones), 0, 0, "" },
+	{ "dnsbl_action",	K_STR,	O(dnsbl_action), 0, 0, "reject" },
+	{ "dnsbl_exempt",	K_STR,	O(dnsbl_exempt), 0, 0, "127.0.0.0/8 ::1" },
 };
 #undef O
 

@@ -47,6 +47,16 @@ struct conf {
 	uint64_t max_conn_per_ip;	/* concurrent connections; 0 = no limit */
 	uint64_t max_conn_rate_per_ip;	/* connections per minute; 0 = no limit */
 	uint64_t greet_delay;		/* seconds smtpd waits before its greeting */
+	/* greylisting (greylist.c) and DNSBL (dnsbl.c), smtpd only */
+	int	 greylist;		/* greylist RCPT from non-exempt clients */
+	char	*greylist_db;		/* directory of the triplet store */
+	uint64_t greylist_delay;	/* seconds before a retry is accepted */
+	uint64_t greylist_retry_window;	/* seconds a first attempt waits for its retry */
+	uint64_t greylist_expire;	/* seconds a passed triplet stays whitelisted */
+	char	*greylist_exempt;	/* addresses/prefixes never greylisted */
+	char	*dnsbl_zones;		/* space/comma separated; "" = no lookups */
+	char	*dnsbl_action;		/* reject (554 greeting) | log */
+	char	*dnsbl_exempt;		/* addresses/prefixes never looked up */
 };
 
 extern struct conf conf;

@@ -57,8 +57,11 @@
 struct thr {
 	DB_ENV	*env;
 	DB	*db;
+	DB_TXN	*txn;		/* thr_begin .. thr_commit (greylist.c) */
 	int	 lockfd;
 	int	 damaged;
+	const char *dbname;	/* THR_DB, or the caller's (thr_open_db) */
+	const char *name;	/* for log lines: "throttle", "greylist" */
 	char	 home[PATH_MAX];
 };
 
@@ -177,17 +180,31 @@ addr_keys(const char *ip, char *addr, size_t asize, char *net, size_t nsize)
 }
 
 int
+thr_addr_keys(const char *ip, char *addr, size_t asize, char *net,
+    size_t nsize)
+{
+	return addr_keys(ip, addr, asize, net, nsize);
+}
+
+int
 thr_exempt(const char *ip)
 {
+	if (conf.throttle_db == NULL || conf.throttle_db[0] == '\0')
+		return 1;
+	return thr_addr_in(ip, conf.throttle_exempt, "throttle_exempt");
+}
+
+int
+thr_addr_in(const char *ip, const char *list, const char *what)
+{
 	static int warned;
-	const char *p = conf.throttle_exempt;
+	const char *p = list;
 	unsigned char a[16], b[16];
 	char tok[INET6_ADDRSTRLEN + 8], *slash;
 	uint64_t bits;
 	int af, bf;
 
-	if (conf.throttle_db == NULL || conf.throttle_db[0] == '\0' ||
-	    addr_parse(ip, &af, a) == -1)
+	if (addr_parse(ip, &af, a) == -1)
 		return 1;
 	while (*p != '\0') {
 		size_t n = strcspn(p, " ,\t");
@@ -202,13 +219,13 @@ thr_exempt(const char *ip)
 			    (slash != NULL && parse_u64(slash, 128, &bits) == -1) ||
 			    bits > (bf == AF_INET ? 32u : 128u)) {
 				if (!warned++)
-					log_warnx("throttle_exempt: bad entry "
-					    "\"%s\", ignored", pr(tok));
+					log_warnx("%s: bad entry \"%s\", "
+					    "ignored", what, pr(tok));
 			} else if (bf == af && prefix_match(a, b, (unsigned)
 			    (slash == NULL ? (af == AF_INET ? 32 : 128) : bits)))
 				return 1;
 		} else if (n > 0 && !warned++)
-			log_warnx("throttle_exempt: entry too long, ignored");
+			log_warnx("%s: entry too long, ignored", what);
 		p += n;
 		p += strspn(p, " ,\t");
 	}
@@ -221,8 +238,7 @@ static void
 db_errcall(const DB_ENV *env, const char *pfx, const char *msg)
 {
 	(void)env;
-	(void)pfx;
-	log_warnx("throttle: db: %s", pr(msg));
+	log_warnx("%s: db: %s", pfx != NULL ? pfx : "throttle", pr(msg));
 }
 
 static int
@@ -311,6 +327,7 @@ env_open(struct thr *t, int recover, int *damage)
 		return r;
 	t->env = env;
 	env->set_errcall(env, db_errcall);
+	env->set_errpfx(env, t->name);
 	if ((r = env->set_cachesize(env, 0, THR_CACHE, 1)) != 0 ||
 	    (r = env->set_lg_max(env, THR_LG_MAX)) != 0 ||
 	    (r = env->set_lg_bsize(env, THR_LG_BSIZE)) != 0 ||
@@ -324,7 +341,7 @@ env_open(struct thr *t, int recover, int *damage)
 		*damage = !resource_error(r);
 		goto fail;
 	}
-	if (str_fmt(path, sizeof(path), "%s/%s", t->home, THR_DB) == -1) {
+	if (str_fmt(path, sizeof(path), "%s/%s", t->home, t->dbname) == -1) {
 		r = ENAMETOOLONG;
 		goto fail;
 	}
@@ -332,8 +349,8 @@ env_open(struct thr *t, int recover, int *damage)
 		if ((r = db_create(&db, env, 0)) != 0)
 			goto fail;
 		/* verify destroys the handle whatever it returns */
-		if ((r = db->verify(db, THR_DB, NULL, NULL, 0)) != 0) {
-			log_warnx("throttle: %s: verify failed", t->home);
+		if ((r = db->verify(db, t->dbname, NULL, NULL, 0)) != 0) {
+			log_warnx("%s: %s: verify failed", t->name, t->home);
 			*damage = !resource_error(r);
 			goto fail;
 		}
@@ -341,7 +358,7 @@ env_open(struct thr *t, int recover, int *damage)
 	if ((r = db_create(&db, env, 0)) != 0)
 		goto fail;
 	t->db = db;
-	if ((r = db->open(db, NULL, THR_DB, NULL, DB_BTREE,
+	if ((r = db->open(db, NULL, t->dbname, NULL, DB_BTREE,
 	    DB_CREATE | DB_AUTO_COMMIT, 0600)) != 0) {
 		*damage = !resource_error(r);
 		goto fail;
@@ -369,8 +386,8 @@ discard_store(struct thr *t)
 				    pr(de->d_name));
 		closedir(d);
 	}
-	if (str_fmt(from, sizeof(from), "%s/%s", t->home, THR_DB) == 0 &&
-	    str_fmt(to, sizeof(to), "%s/%s.damaged", t->home, THR_DB) == 0 &&
+	if (str_fmt(from, sizeof(from), "%s/%s", t->home, t->dbname) == 0 &&
+	    str_fmt(to, sizeof(to), "%s/%s.damaged", t->home, t->dbname) == 0 &&
 	    rename(from, to) == -1 && errno != ENOENT)
 		log_warn("throttle: rename %s", from);
 }
@@ -399,6 +416,13 @@ make_dir(const char *dir)
 int
 thr_open(struct thr **tp, const char *dir, int flags)
 {
+	return thr_open_db(tp, dir, THR_DB, "throttle", flags);
+}
+
+int
+thr_open_db(struct thr **tp, const char *dir, const char *dbname,
+    const char *name, int flags)
+{
 	struct thr *t;
 	struct stat st, st2;
 	int dfd = -1, clean, damage, r, saved;
@@ -406,6 +430,8 @@ thr_open(struct thr **tp, const char *dir, int flags)
 	*tp = NULL;
 	t = xcalloc(1, sizeof(*t));
 	t->lockfd = -1;
+	t->dbname = dbname;
+	t->name = name;
 	if (str_copy(t->home, sizeof(t->home), dir) == -1) {
 		errno = ENAMETOOLONG;
 		goto fail;
@@ -444,13 +470,13 @@ thr_open(struct thr **tp, const char *dir, int flags)
 		goto fail;
 	r = env_open(t, !clean, &damage);
 	if (r != 0 && damage) {
-		log_warnx("throttle: %s: damaged (%s), starting empty", t->home,
-		    db_strerror(r));
+		log_warnx("%s: %s: damaged (%s), starting empty", t->name,
+		    t->home, db_strerror(r));
 		discard_store(t);
 		r = env_open(t, 1, &damage);
 	}
 	if (r != 0) {
-		log_warnx("throttle: %s: cannot open: %s", t->home,
+		log_warnx("%s: %s: cannot open: %s", t->name, t->home,
 		    db_strerror(r));
 		errno = r > 0 ? r : EIO;
 		goto fail;
@@ -477,6 +503,8 @@ thr_close(struct thr **tp)
 	if (t == NULL)
 		return 0;
 	*tp = NULL;
+	if (t->txn != NULL)
+		thr_commit(t, 0);
 	if ((r = t->env->txn_checkpoint(t->env, 0, 0, 0)) != 0) {
 		log_warnx("throttle: checkpoint: %s", db_strerror(r));
 		ret = -1;
@@ -501,7 +529,7 @@ thr_close(struct thr **tp)
 static int
 db_fail(struct thr *t, const char *what, int r)
 {
-	log_warnx("throttle: %s: %s", what, db_strerror(r));
+	log_warnx("%s: %s: %s", t->name, what, db_strerror(r));
 	if (!resource_error(r))
 		t->damaged = 1;
 	return -1;
@@ -567,6 +595,90 @@ del_raw(struct thr *t, DB_TXN *txn, const char *key)
 	if (r != 0 && r != DB_NOTFOUND)
 		return db_fail(t, "del", r);
 	return 0;
+}
+
+/* ---- the store as a plain table (throttle.h: greylist.c uses it) ---- */
+
+int
+thr_begin(struct thr *t)
+{
+	int r;
+
+	if (t->txn != NULL)
+		return 0;
+	if ((r = t->env->txn_begin(t->env, NULL, &t->txn, 0)) != 0) {
+		t->txn = NULL;
+		return db_fail(t, "txn_begin", r);
+	}
+	return 0;
+}
+
+int
+thr_commit(struct thr *t, int ok)
+{
+	DB_TXN *txn = t->txn;
+	int r;
+
+	if (txn == NULL)
+		return 0;
+	t->txn = NULL;
+	if (!ok) {
+		txn->abort(txn);
+		return 0;
+	}
+	if ((r = txn->commit(txn, 0)) != 0)
+		return db_fail(t, "commit", r);
+	return 0;
+}
+
+int
+thr_get(struct thr *t, const char *key, unsigned char **val, size_t *len)
+{
+	return get_raw(t, t->txn, key, val, len);
+}
+
+int
+thr_put(struct thr *t, const char *key, const void *val, size_t len)
+{
+	return put_raw(t, t->txn, key, val, len);
+}
+
+int
+thr_del(struct thr *t, const char *key)
+{
+	return del_raw(t, t->txn, key);
+}
+
+int
+thr_walk(struct thr *t, int (*fn)(const char *, const unsigned char *,
+    size_t, void *), void *arg)
+{
+	char key[THR_WALK_KEY_MAX];
+	DBC *c;
+	DBT k, d;
+	int r, v, ret = 0;
+
+	if ((r = t->db->cursor(t->db, t->txn, &c, 0)) != 0)
+		return db_fail(t, "cursor", r);
+	memset(&k, 0, sizeof(k));
+	memset(&d, 0, sizeof(d));
+	while ((r = c->get(c, &k, &d, DB_NEXT |
+	    (t->txn != NULL ? DB_RMW : 0))) == 0) {
+		size_t n = k.size < sizeof(key) - 1 ? k.size : sizeof(key) - 1;
+
+		memcpy(key, k.data, n);
+		key[n] = '\0';
+		if ((v = fn(key, d.data, d.size, arg)) < 0)
+			break;
+		if (v == 1 && (r = c->del(c, 0)) != 0) {
+			ret = db_fail(t, "cursor del", r);
+			break;
+		}
+	}
+	if (r != 0 && r != DB_NOTFOUND && ret == 0)
+		ret = db_fail(t, "cursor get", r);
+	c->close(c);
+	return ret;
 }
 
 static int

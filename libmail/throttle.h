@@ -86,4 +86,37 @@ int	thr_list(struct thr *, int (*fn)(const struct thr_entry *, void *),
  * returns how many, or -1. */
 int	thr_clear(struct thr *, const char *what);
 
+
+/* ---- shared helpers (greylist.c, dnsbl.c) ---- */
+
+/* 1 when ip is in list (addresses and prefixes, space or comma
+ * separated; what names the key in a warning), or is not an address. */
+int	thr_addr_in(const char *ip, const char *list, const char *what);
+/* Canonical address and its /24 (IPv4) or /64 (IPv6) prefix, as
+ * "a.b.c.0/24"; IPv4-mapped IPv6 counts as IPv4. -1 if not an address. */
+int	thr_addr_keys(const char *ip, char *addr, size_t asize, char *net,
+	    size_t nsize);
+
+/*
+ * The same crash-safe store holding other records: dbname is the file in
+ * dir (thr_open uses "throttle.db"), name prefixes its log lines. Records
+ * are text keys and opaque values; every access below happens in the one
+ * transaction of thr_begin (or autocommits without it) until thr_commit.
+ */
+int	thr_open_db(struct thr **, const char *dir, const char *dbname,
+	    const char *name, int flags);
+int	thr_begin(struct thr *);
+/* Commits (ok) or aborts the transaction; thr_close aborts an open one. */
+int	thr_commit(struct thr *, int ok);
+/* 0 found (*val malloc'd, the caller frees it), 1 absent, -1 error. */
+int	thr_get(struct thr *, const char *key, unsigned char **val,
+	    size_t *len);
+int	thr_put(struct thr *, const char *key, const void *val, size_t len);
+int	thr_del(struct thr *, const char *key);	/* absent is no error */
+/* fn for every record in key order (keys cut at THR_WALK_KEY_MAX - 1):
+ * returns 0 keep going, 1 delete this record, -1 stop. */
+#define THR_WALK_KEY_MAX 1024
+int	thr_walk(struct thr *, int (*fn)(const char *key,
+	    const unsigned char *val, size_t len, void *), void *);
+
 #endif

@@ -77,6 +77,7 @@ static const char help_text[] =
     "  aliases                             list the compiled alias map\n"
     "  apop set|rm|ls ...                  APOP secrets\n"
     "  throttle ls | clear ADDR|USER       login throttling state\n"
+    "  greylist ls | clear ADDR|EMAIL|all  greylisting triplets\n"
     "  help                                this text\n";
 
 static void __attribute__((noreturn))
@@ -1820,6 +1821,8 @@ main(int argc, char *argv[])
 		return maildb_apop(argc, argv);
 	if (strcmp(argv[0], "throttle") == 0)
 		return maildb_throttle(argc, argv);
+	if (strcmp(argv[0], "greylist") == 0)
+		return maildb_greylist(argc, argv);
 	take_flags(&argc, argv);
 	if (strcmp(argv[0], "users") == 0)
 		return cmd_users(argc - 1, argv + 1);

@@ -8,5 +8,7 @@
 int	maildb_apop(int argc, char **argv);
 /* `maildb throttle ls | clear ADDRESS|USER` (throttle_cmd.c). */
 int	maildb_throttle(int argc, char **argv);
+/* `maildb greylist ls | clear ...` (greylist_cmd.c). */
+int	maildb_greylist(int argc, char **argv);
 
 #endif

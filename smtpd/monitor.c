@@ -6,6 +6,10 @@
  * the Maildir. A message is acknowledged only when every copy is safe; a
  * partial failure undoes the copies already made.
  */
+#include <sys/socket.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -16,6 +20,8 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "dnsbl.h"
+#include "greylist.h"
 #include "log.h"
 #include "maildir.h"
 #include "params.h"
@@ -230,6 +236,49 @@ deliver(int msgfd, const char *sender, const char *msgid)
 	return rv == EX_DELIVERED ? ANS_OK : rv == EX_FULL ? ANS_FULL : ANS_TEMP;
 }
 
+/*
+ * The client's address as the monitor sees it (getpeername on the client
+ * socket, not the session's word): "pipe" when it is no socket, which
+ * greylisting and DNSBL then leave alone.
+ */
+static void
+client_addr(int fd, char *ip, size_t size)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	str_copy(ip, size, "pipe");
+	if (getpeername(fd, (struct sockaddr *)&ss, &len) == -1)
+		return;
+	if (ss.ss_family == AF_INET)
+		inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, ip,
+		    (socklen_t)size);
+	else if (ss.ss_family == AF_INET6)
+		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr,
+		    ip, (socklen_t)size);
+}
+
+/* The answer to REQ_TX_RCPT: the recipient must exist, then greylisting. */
+static void
+tx_rcpt(int fd, const char *ip, const char *addr, const char *sender)
+{
+	struct mailuser *found;
+	char secs[32];
+	int64_t wait;
+	int n;
+
+	if ((n = resolve(addr, &found)) <= 0) {
+		answer(fd, n == 0 ? ANS_NOUSER : ANS_TEMP, "");
+		return;
+	}
+	if ((wait = grey_check(ip, sender, addr)) > 0) {
+		str_fmt(secs, sizeof(secs), "%lld", (long long)wait);
+		answer(fd, ANS_GREYLISTED, secs);
+		return;
+	}
+	answer(fd, ANS_OK, "");
+}
+
 static void
 reset_pending(void)
 {
@@ -244,9 +293,15 @@ monitor_run(int fd, int client_fd, pid_t child)
 {
 	struct ps_frame f;
 	char addr[SMTP_PATH_MAX + 1], sender[MSG_SENDER_MAX + 1], id[32];
-	int status, in_tls = 0;
+	char ip[INET6_ADDRSTRLEN], zone[256] = "";
+	int status, in_tls = 0, listed = 0;
 
 	close(0);
+	client_addr(client_fd, ip, sizeof(ip));
+	/* DNSBL now, while the session waits for greet_delay or TLS; the
+	 * session asks for the verdict (REQ_CONNECT) before its greeting */
+	if (!dnsbl_exempt(ip) && dnsbl_check(ip, zone, sizeof(zone)) == 1)
+		listed = strcmp(conf.dnsbl_action, "log") != 0;
 	for (;;) {
 		uint32_t ans;
 		struct mailuser *found;
@@ -274,6 +329,21 @@ monitor_run(int fd, int client_fd, pid_t child)
 			} else
 				answer(fd, n > 0 ? ANS_OK : n == 0 ? ANS_NOUSER :
 				    ANS_TEMP, "");
+			break;
+		case REQ_TX_RCPT:
+			if (ps_get_str(&f, addr, sizeof(addr)) == -1 ||
+			    ps_get_str(&f, sender, sizeof(sender)) == -1 ||
+			    !ps_done(&f))
+				goto bad;
+			tx_rcpt(fd, ip, addr, sender);
+			break;
+		case REQ_CONNECT:
+			if (!ps_done(&f))
+				goto bad;
+			if (listed)
+				log_info("event=dnsbl_reject ip=%s zone=%s", ip,
+				    zone);
+			answer(fd, listed ? ANS_BLOCKED : ANS_OK, zone);
 			break;
 		case REQ_DELIVER_RCPT:
 			if (ps_get_str(&f, addr, sizeof(addr)) == -1 || !ps_done(&f))

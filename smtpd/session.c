@@ -339,10 +339,26 @@ cmd_mail(struct session *s, char *arg)
 	reply(s, 250, "2.1.0 Ok");
 }
 
+/* RCPT in a transaction: the monitor checks the recipient and, knowing
+ * the sender, greylisting (REQ_TX_RCPT). */
+static uint32_t
+ask_rcpt(struct session *s, const char *addr, char *detail, size_t size)
+{
+	struct ps_frame f;
+
+	ps_init(&f, REQ_TX_RCPT);
+	if (ps_put_str(&f, addr) == -1 || ps_put_str(&f, s->sender) == -1 ||
+	    ps_send(s->mfd, &f, -1) == -1 || ps_recv(s->mfd, &f, -1) == -1)
+		fatalx("monitor went away");
+	if (ps_get_str(&f, detail, size) == -1)
+		fatalx("monitor: bad answer");
+	return f.type;
+}
+
 static void
 cmd_rcpt(struct session *s, char *arg)
 {
-	char addr[SMTP_PATH_MAX + 1], detail[8], *p;
+	char addr[SMTP_PATH_MAX + 1], detail[32], *p;
 	const char *rest, *at;
 	int flags;
 
@@ -372,11 +388,15 @@ cmd_rcpt(struct session *s, char *arg)
 		reply(s, 554, "5.7.1 <%s>: Relay access denied", addr);
 		return;
 	}
-	switch (ask(s, REQ_RCPT, addr, detail, sizeof(detail))) {
+	switch (ask_rcpt(s, addr, detail, sizeof(detail))) {
 	case ANS_OK:
 		break;
 	case ANS_NOUSER:
 		reply(s, 550, "5.1.1 <%s>: Recipient address rejected: User unknown", addr);
+		return;
+	case ANS_GREYLISTED:
+		reply(s, 450, "4.2.0 <%s>: Recipient address rejected: "
+		    "Greylisted, try again in %s seconds", addr, detail);
 		return;
 	default:
 		reply(s, 451, "4.3.0 <%s>: Temporary lookup failure", addr);
@@ -730,6 +750,48 @@ greet_wait(int fd, int ms)
 	}
 }
 
+/*
+ * DNSBL (dnsbl_zones): the monitor looked the client up; a listed client
+ * gets 554 instead of 220 and, as RFC 5321 3.1 asks, 503 to anything but
+ * QUIT (bounded by max_errors and smtp_timeout). 1 when refused.
+ */
+static int
+dnsbl_refused(struct session *s)
+{
+	char zone[256], line[SMTP_CMD_MAX];
+	struct ps_frame f;
+	unsigned flags;
+	size_t len;
+	int r;
+
+	if (conf.dnsbl_zones[0] == '\0')
+		return 0;
+	ps_init(&f, REQ_CONNECT);
+	if (ps_send(s->mfd, &f, -1) == -1 || ps_recv(s->mfd, &f, -1) == -1)
+		fatalx("monitor went away");
+	if (ps_get_str(&f, zone, sizeof(zone)) == -1)
+		fatalx("monitor: bad answer");
+	if (f.type != ANS_BLOCKED)
+		return 0;
+	io_printf(&s->io, "554 5.7.1 Service unavailable; client host [%s] "
+	    "blocked using %s\r\n", s->peer->addr, zone);
+	log_info("disconnect reason=dnsbl zone=%s", pr(zone));
+	while (!s->quit) {
+		r = io_getline(&s->io, line, SMTP_CMD_MAX - 2, &len, &flags);
+		if (r != IO_OK || ++s->ncmds > SMTP_MAX_COMMANDS)
+			break;
+		if (!(flags & (IOL_LONG | IOL_BARE_LF | IOL_BARE_CR | IOL_NUL)) &&
+		    strcasecmp(line, "QUIT") == 0) {
+			reply(s, 221, "2.0.0 Bye");
+			break;
+		}
+		reply(s, 503, "5.7.1 Error: service unavailable, only QUIT");
+	}
+	io_flush(&s->io);
+	tls_end(&s->io);
+	return 1;
+}
+
 void
 session_run(int mfd, const struct peer *peer)
 {
@@ -762,6 +824,8 @@ session_run(int mfd, const struct peer *peer)
 		log_info("disconnect reason=early_talker");
 		return;
 	}
+	if (dnsbl_refused(&s))
+		return;
 	io_printf(&s.io, "220 %s ESMTP inetmail\r\n", conf.hostname);
 	while (!s.quit) {
 		r = io_getline(&s.io, line, SMTP_CMD_MAX - 2, &len, &flags);

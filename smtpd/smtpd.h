@@ -16,6 +16,11 @@ enum {
 	REQ_DELIVER_RCPT,	/* str address: one recipient of the next DELIVER */
 	REQ_DELIVER,		/* fd message, str sender, str id */
 	REQ_TLS,		/* no payload, no answer: the session is in TLS now */
+	REQ_CONNECT,		/* no payload, before the greeting: may this
+				   client go on? ANS_OK or ANS_BLOCKED (DNSBL) */
+	REQ_TX_RCPT,		/* str address, str sender ("" = null sender):
+				   RCPT in a transaction: REQ_RCPT's answers,
+				   or ANS_GREYLISTED */
 };
 
 /* Monitor -> session answers (u32 status, then a str detail). */
@@ -24,6 +29,8 @@ enum {
 	ANS_NOUSER,		/* no such local recipient */
 	ANS_TEMP,		/* try again later */
 	ANS_FULL,		/* mailbox full / no space */
+	ANS_GREYLISTED,		/* detail: seconds until a retry can pass */
+	ANS_BLOCKED,		/* detail: the DNSBL zone listing the client */
 };
 
 /* The message as the session hands it to the monitor (LF line ends). */
