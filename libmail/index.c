@@ -28,6 +28,7 @@
 
 #include <db.h>
 
+#include "dbstore.h"
 #include "index.h"
 #include "log.h"
 #include "maildir.h"
@@ -35,10 +36,6 @@
 
 #define IDX_DB		"index.db"
 #define IDX_LOCK	"lock"
-#define IDX_CACHE	(256 * 1024)
-#define IDX_LG_MAX	(64 * 1024)
-#define IDX_LG_BSIZE	(16 * 1024)
-#define IDX_LK_MAX	10000	/* locks/objects: a sync batch touches many pages */
 #define SYNC_BATCH	500	/* records per sync transaction */
 #define SYNC_CKP	20	/* batches between checkpoints in a long sync */
 #define MTIME_SETTLE	2000000000LL	/* ns: younger dir mtimes are not trusted */
@@ -335,93 +332,16 @@ idx_uidl(const char *name, char *uidl)
 
 /* ---- environment ---- */
 
-static void
-db_errcall(const DB_ENV *env, const char *pfx, const char *msg)
-{
-	(void)env;
-	(void)pfx;
-	log_warnx("index: db: %s", pr(msg));
-}
-
 static int
 db_errno(int r)
 {
 	return r > 0 ? r : EIO;
 }
 
-/* Errors that say nothing about the files' state: do not rebuild on them. */
-static int
-resource_error(int r)
-{
-	return r == ENOENT || r == EACCES || r == EPERM || r == ENOSPC ||
-	    r == EDQUOT || r == ENOMEM || r == EROFS || r == EMFILE ||
-	    r == ENFILE || r == EINTR || r == EAGAIN || r == ENOTDIR ||
-	    r == ELOOP;
-}
-
-static void
-boot_id(char *out, size_t size)
-{
-	int fd;
-	ssize_t n;
-
-	out[0] = '\0';
-	if ((fd = open("/proc/sys/kernel/random/boot_id",
-	    O_RDONLY | O_CLOEXEC)) == -1)
-		return;
-	n = read(fd, out, size - 1);
-	close(fd);
-	if (n <= 0) {
-		out[0] = '\0';
-		return;
-	}
-	out[n] = '\0';
-	out[strcspn(out, "\n")] = '\0';
-}
-
-/* 1 if the lock file says "clean <this boot>". */
-static int
-lock_is_clean(int fd)
-{
-	char buf[128], want[128], id[64];
-	ssize_t n;
-
-	boot_id(id, sizeof(id));
-	if (id[0] == '\0' || str_fmt(want, sizeof(want), "clean %s\n", id) == -1)
-		return 0;
-	n = pread(fd, buf, sizeof(buf) - 1, 0);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	return strcmp(buf, want) == 0;
-}
-
-static int
-lock_mark(int fd, int clean)
-{
-	char buf[128], id[64];
-
-	boot_id(id, sizeof(id));
-	if (clean && id[0] != '\0') {
-		if (str_fmt(buf, sizeof(buf), "clean %s\n", id) == -1)
-			return -1;
-	} else
-		str_copy(buf, sizeof(buf), "dirty\n");
-	if (pwrite(fd, buf, strlen(buf), 0) != (ssize_t)strlen(buf) ||
-	    ftruncate(fd, (off_t)strlen(buf)) == -1)
-		return -1;
-	return 0;
-}
-
 static void
 env_close(struct idx *ix)
 {
-	if (ix->db != NULL)
-		ix->db->close(ix->db, DB_NOSYNC);
-	ix->db = NULL;
-	if (ix->env != NULL)
-		ix->env->close(ix->env, 0);
-	ix->env = NULL;
+	dbs_close(&ix->env, &ix->db);
 }
 
 static int
@@ -475,55 +395,17 @@ put_meta(struct idx *ix, DB_TXN *t, const struct meta *m)
 static int
 env_open(struct idx *ix, int recover, int verify, int *damage)
 {
-	DB_ENV *env;
-	DB *db;
 	struct meta m;
 	struct stat st;
 	char path[PATH_MAX];
 	u_int32_t pagesize;
 	int r;
 
-	*damage = 0;
-	if ((r = db_env_create(&env, 0)) != 0)
+	if ((r = dbs_open(&ix->env, &ix->db, ix->home, IDX_DB, "index",
+	    recover, verify, damage)) != 0)
 		return r;
-	ix->env = env;
-	env->set_errcall(env, db_errcall);
-	if ((r = env->set_cachesize(env, 0, IDX_CACHE, 1)) != 0 ||
-	    (r = env->set_lg_max(env, IDX_LG_MAX)) != 0 ||
-	    (r = env->set_lg_bsize(env, IDX_LG_BSIZE)) != 0 ||
-	    (r = env->set_lk_max_locks(env, IDX_LK_MAX)) != 0 ||
-	    (r = env->set_lk_max_objects(env, IDX_LK_MAX)) != 0 ||
-	    (r = env->log_set_config(env, DB_LOG_AUTO_REMOVE, 1)) != 0 ||
-	    (r = env->set_flags(env, DB_TXN_WRITE_NOSYNC, 1)) != 0)
-		goto fail;
-	r = env->open(env, ix->home, DB_CREATE | DB_PRIVATE | DB_INIT_TXN |
-	    DB_INIT_LOCK | DB_INIT_LOG | DB_INIT_MPOOL |
-	    (recover ? DB_RECOVER : 0), 0600);
-	if (r != 0) {
-		*damage = !resource_error(r);
-		goto fail;
-	}
 	if (str_fmt(path, sizeof(path), "%s/%s", ix->home, IDX_DB) == -1) {
 		r = ENAMETOOLONG;
-		goto fail;
-	}
-	if (verify && lstat(path, &st) == 0) {
-		if ((r = db_create(&db, env, 0)) != 0)
-			goto fail;
-		/* verify destroys the handle whatever it returns */
-		if ((r = db->verify(db, IDX_DB, NULL, NULL, 0)) != 0) {
-			log_warnx("index: %s: verify failed", ix->home);
-			*damage = !resource_error(r);
-			goto fail;
-		}
-	}
-	if ((r = db_create(&db, env, 0)) != 0)
-		goto fail;
-	ix->db = db;
-	r = db->open(db, NULL, IDX_DB, NULL, DB_BTREE,
-	    DB_CREATE | DB_AUTO_COMMIT, 0600);
-	if (r != 0) {
-		*damage = !resource_error(r);
 		goto fail;
 	}
 	/* Cheap checks on every open: whole pages, a readable meta record. */
@@ -531,7 +413,7 @@ env_open(struct idx *ix, int recover, int verify, int *damage)
 		r = errno;
 		goto fail;
 	}
-	if ((r = db->get_pagesize(db, &pagesize)) != 0)
+	if ((r = ix->db->get_pagesize(ix->db, &pagesize)) != 0)
 		goto fail;
 	if (!S_ISREG(st.st_mode) || pagesize == 0 ||
 	    st.st_size % pagesize != 0) {
@@ -541,7 +423,7 @@ env_open(struct idx *ix, int recover, int verify, int *damage)
 		goto fail;
 	}
 	if ((r = get_meta(ix, NULL, &m, 0)) != 0) {
-		*damage = !resource_error(r);
+		*damage = !dbs_resource_error(r);
 		goto fail;
 	}
 	return 0;
@@ -622,8 +504,8 @@ idx_open(struct idx **ixp, const char *maildir, int flags)
 		if (errno != EINTR)
 			goto fail;
 
-	clean = lock_is_clean(ix->lockfd);
-	if (lock_mark(ix->lockfd, 0) == -1)
+	clean = dbs_lock_is_clean(ix->lockfd);
+	if (dbs_lock_mark(ix->lockfd, 0) == -1)
 		goto fail;
 	r = env_open(ix, !clean, !clean, &damage);
 	if (r != 0 && damage) {
@@ -655,29 +537,15 @@ int
 idx_close(struct idx **ixp)
 {
 	struct idx *ix = *ixp;
-	int r, ret = 0;
+	int ret;
 
 	if (ix == NULL)
 		return 0;
 	*ixp = NULL;
 	if (ix->txn != NULL)
 		idx_abort(ix);
-	if ((r = ix->env->txn_checkpoint(ix->env, 0, 0, 0)) != 0) {
-		log_warnx("index: %s: checkpoint: %s", ix->home, db_strerror(r));
-		ret = -1;
-	}
-	/* after a good checkpoint the pages are on disk: skip close's sync */
-	if ((r = ix->db->close(ix->db, ret == 0 ? DB_NOSYNC : 0)) != 0) {
-		log_warnx("index: %s: close: %s", ix->home, db_strerror(r));
-		ret = -1;
-	}
-	ix->db = NULL;
-	if ((r = ix->env->close(ix->env, 0)) != 0) {
-		log_warnx("index: %s: env close: %s", ix->home, db_strerror(r));
-		ret = -1;
-	}
-	ix->env = NULL;
-	if (ret == 0 && !ix->damaged && lock_mark(ix->lockfd, 1) == -1)
+	ret = dbs_checkpoint_close(&ix->env, &ix->db, ix->home);
+	if (ret == 0 && !ix->damaged && dbs_lock_mark(ix->lockfd, 1) == -1)
 		log_warn("index: %s: lock file", ix->home);
 	close(ix->lockfd);	/* releases the flock */
 	free(ix);
@@ -694,7 +562,7 @@ static int
 db_fail(struct idx *ix, const char *what, int r)
 {
 	log_warnx("index: %s: %s: %s", ix->home, what, db_strerror(r));
-	if (!resource_error(r))
+	if (!dbs_resource_error(r))
 		ix->damaged = 1;
 	if (ix->txn != NULL)
 		ix->txn_err = 1;

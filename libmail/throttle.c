@@ -36,6 +36,7 @@
 #include <db.h>
 
 #include "conf.h"
+#include "dbstore.h"
 #include "log.h"
 #include "throttle.h"
 #include "user.h"
@@ -43,9 +44,6 @@
 
 #define THR_DB		"throttle.db"
 #define THR_LOCK	"lock"
-#define THR_CACHE	(256 * 1024)
-#define THR_LG_MAX	(64 * 1024)
-#define THR_LG_BSIZE	(16 * 1024)
 #define THR_LIVE_MAX	4096	/* pids kept per address: bounds a record */
 #define THR_NET_FACTOR	4	/* a prefix is blocked at 4 x auth_fail_limit */
 #define THR_DELAY_BASE	500	/* ms: the first step of the growing delay */
@@ -232,141 +230,13 @@ thr_addr_in(const char *ip, const char *list, const char *what)
 	return 0;
 }
 
-/* ---- environment (the recipe of index.c) ---- */
-
-static void
-db_errcall(const DB_ENV *env, const char *pfx, const char *msg)
-{
-	(void)env;
-	log_warnx("%s: db: %s", pfx != NULL ? pfx : "throttle", pr(msg));
-}
-
-static int
-resource_error(int r)
-{
-	return r == ENOENT || r == EACCES || r == EPERM || r == ENOSPC ||
-	    r == EDQUOT || r == ENOMEM || r == EROFS || r == EMFILE ||
-	    r == ENFILE || r == EINTR || r == EAGAIN || r == ENOTDIR ||
-	    r == ELOOP;
-}
-
-static void
-boot_id(char *out, size_t size)
-{
-	int fd;
-	ssize_t n;
-
-	out[0] = '\0';
-	if ((fd = open("/proc/sys/kernel/random/boot_id",
-	    O_RDONLY | O_CLOEXEC)) == -1)
-		return;
-	n = read(fd, out, size - 1);
-	close(fd);
-	if (n <= 0) {
-		out[0] = '\0';
-		return;
-	}
-	out[n] = '\0';
-	out[strcspn(out, "\n")] = '\0';
-}
-
-static int
-lock_is_clean(int fd)
-{
-	char buf[128], want[128], id[64];
-	ssize_t n;
-
-	boot_id(id, sizeof(id));
-	if (id[0] == '\0' || str_fmt(want, sizeof(want), "clean %s\n", id) == -1)
-		return 0;
-	if ((n = pread(fd, buf, sizeof(buf) - 1, 0)) <= 0)
-		return 0;
-	buf[n] = '\0';
-	return strcmp(buf, want) == 0;
-}
-
-static int
-lock_mark(int fd, int clean)
-{
-	char buf[128], id[64];
-
-	boot_id(id, sizeof(id));
-	if (clean && id[0] != '\0') {
-		if (str_fmt(buf, sizeof(buf), "clean %s\n", id) == -1)
-			return -1;
-	} else
-		str_copy(buf, sizeof(buf), "dirty\n");
-	if (pwrite(fd, buf, strlen(buf), 0) != (ssize_t)strlen(buf) ||
-	    ftruncate(fd, (off_t)strlen(buf)) == -1)
-		return -1;
-	return 0;
-}
-
-static void
-env_close(struct thr *t)
-{
-	if (t->db != NULL)
-		t->db->close(t->db, DB_NOSYNC);
-	t->db = NULL;
-	if (t->env != NULL)
-		t->env->close(t->env, 0);
-	t->env = NULL;
-}
+/* ---- environment (the shared recipe: dbstore.c) ---- */
 
 static int
 env_open(struct thr *t, int recover, int *damage)
 {
-	DB_ENV *env;
-	DB *db;
-	struct stat st;
-	char path[PATH_MAX];
-	int r;
-
-	*damage = 0;
-	if ((r = db_env_create(&env, 0)) != 0)
-		return r;
-	t->env = env;
-	env->set_errcall(env, db_errcall);
-	env->set_errpfx(env, t->name);
-	if ((r = env->set_cachesize(env, 0, THR_CACHE, 1)) != 0 ||
-	    (r = env->set_lg_max(env, THR_LG_MAX)) != 0 ||
-	    (r = env->set_lg_bsize(env, THR_LG_BSIZE)) != 0 ||
-	    (r = env->log_set_config(env, DB_LOG_AUTO_REMOVE, 1)) != 0 ||
-	    (r = env->set_flags(env, DB_TXN_WRITE_NOSYNC, 1)) != 0)
-		goto fail;
-	r = env->open(env, t->home, DB_CREATE | DB_PRIVATE | DB_INIT_TXN |
-	    DB_INIT_LOCK | DB_INIT_LOG | DB_INIT_MPOOL |
-	    (recover ? DB_RECOVER : 0), 0600);
-	if (r != 0) {
-		*damage = !resource_error(r);
-		goto fail;
-	}
-	if (str_fmt(path, sizeof(path), "%s/%s", t->home, t->dbname) == -1) {
-		r = ENAMETOOLONG;
-		goto fail;
-	}
-	if (recover && lstat(path, &st) == 0) {
-		if ((r = db_create(&db, env, 0)) != 0)
-			goto fail;
-		/* verify destroys the handle whatever it returns */
-		if ((r = db->verify(db, t->dbname, NULL, NULL, 0)) != 0) {
-			log_warnx("%s: %s: verify failed", t->name, t->home);
-			*damage = !resource_error(r);
-			goto fail;
-		}
-	}
-	if ((r = db_create(&db, env, 0)) != 0)
-		goto fail;
-	t->db = db;
-	if ((r = db->open(db, NULL, t->dbname, NULL, DB_BTREE,
-	    DB_CREATE | DB_AUTO_COMMIT, 0600)) != 0) {
-		*damage = !resource_error(r);
-		goto fail;
-	}
-	return 0;
-fail:
-	env_close(t);
-	return r;
+	return dbs_open(&t->env, &t->db, t->home, t->dbname, t->name, recover,
+	    recover, damage);
 }
 
 /* Throws the store away: logs first, then the database moved aside. */
@@ -465,8 +335,8 @@ thr_open_db(struct thr **tp, const char *dir, const char *dbname,
 	while (flock(t->lockfd, LOCK_EX) == -1)
 		if (errno != EINTR)
 			goto fail;
-	clean = lock_is_clean(t->lockfd);
-	if (lock_mark(t->lockfd, 0) == -1)
+	clean = dbs_lock_is_clean(t->lockfd);
+	if (dbs_lock_mark(t->lockfd, 0) == -1)
 		goto fail;
 	r = env_open(t, !clean, &damage);
 	if (r != 0 && damage) {
@@ -498,28 +368,15 @@ int
 thr_close(struct thr **tp)
 {
 	struct thr *t = *tp;
-	int r, ret = 0;
+	int ret;
 
 	if (t == NULL)
 		return 0;
 	*tp = NULL;
 	if (t->txn != NULL)
 		thr_commit(t, 0);
-	if ((r = t->env->txn_checkpoint(t->env, 0, 0, 0)) != 0) {
-		log_warnx("throttle: checkpoint: %s", db_strerror(r));
-		ret = -1;
-	}
-	if ((r = t->db->close(t->db, ret == 0 ? DB_NOSYNC : 0)) != 0) {
-		log_warnx("throttle: close: %s", db_strerror(r));
-		ret = -1;
-	}
-	t->db = NULL;
-	if ((r = t->env->close(t->env, 0)) != 0) {
-		log_warnx("throttle: env close: %s", db_strerror(r));
-		ret = -1;
-	}
-	t->env = NULL;
-	if (ret == 0 && !t->damaged && lock_mark(t->lockfd, 1) == -1)
+	ret = dbs_checkpoint_close(&t->env, &t->db, t->home);
+	if (ret == 0 && !t->damaged && dbs_lock_mark(t->lockfd, 1) == -1)
 		log_warn("throttle: lock file");
 	close(t->lockfd);
 	free(t);
@@ -530,7 +387,7 @@ static int
 db_fail(struct thr *t, const char *what, int r)
 {
 	log_warnx("%s: %s: %s", t->name, what, db_strerror(r));
-	if (!resource_error(r))
+	if (!dbs_resource_error(r))
 		t->damaged = 1;
 	return -1;
 }

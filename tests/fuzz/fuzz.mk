@@ -38,7 +38,7 @@ FUZZ_SRC_fuzz_address	   = smtpd/address.c
 FUZZ_SRC_fuzz_conf	   = libmail/conf.c libmail/util.c libmail/log.c
 FUZZ_SRC_fuzz_aliases	   = libmail/aliases.c libmail/conf.c libmail/buf.c \
 			     libmail/util.c libmail/log.c
-FUZZ_SRC_fuzz_index	   = libmail/index.c libmail/maildir.c libmail/util.c \
+FUZZ_SRC_fuzz_index	   = libmail/index.c libmail/dbstore.c libmail/maildir.c libmail/util.c \
 			     libmail/log.c libmail/buf.c
 FUZZ_SRC_fuzz_privsep	   = libmail/privsep.c libmail/log.c
 FUZZ_SRC_fuzz_lineio	   = libmail/lineio.c libmail/buf.c libmail/util.c libmail/log.c
