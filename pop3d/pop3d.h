@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "daemon.h"
 #include "lineio.h"
 #include "params.h"
 #include "user.h"
@@ -44,9 +45,6 @@ enum {
 #define ST_TRANS	0x02	/* TRANSACTION */
 #define ST_ANY		0x03
 
-struct peer {
-	char	addr[64];	/* printable IP, or "pipe" */
-};
 
 struct msg {
 	char	*name;		/* file name in new/ or cur/ */

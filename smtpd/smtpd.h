@@ -7,6 +7,7 @@
 
 #include <stdint.h>
 
+#include "daemon.h"
 #include "user.h"
 
 /* Session -> monitor requests. */
@@ -36,10 +37,6 @@ enum {
 /* The message as the session hands it to the monitor (LF line ends). */
 #define MSG_SENDER_MAX	256
 
-struct peer {
-	char	addr[64];	/* printable IP, or "pipe" */
-	char	name[64];	/* for Received: the bracketed literal */
-};
 
 void	session_run(int monitor_fd, const struct peer *);
 void	monitor_run(int session_fd, int client_fd, pid_t child);

@@ -119,8 +119,10 @@ check "private /etc, /var and the staged /usr/local in a mount namespace" setup_
     exit 1
 
 # The account, with a real SHA-512 crypt hash in the private shadow; and no
-# inetmail user yet, so that install-config has to create it.
+# inetmail user, config or PAM file yet (whatever the host has), so that
+# install-config has to create them as on a fresh machine.
 PASS=Dpl-$RANDOM$RANDOM
+rm -rf /etc/inetmail /etc/pam.d/inetmail
 sed -i '/^inetmail:/d' /etc/passwd /etc/shadow /etc/group /etc/gshadow 2>/dev/null
 sed -i "/^$DUSER:/d" /etc/passwd /etc/shadow /etc/group /etc/gshadow 2>/dev/null
 check "useradd $DUSER with a real password hash" \

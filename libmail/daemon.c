@@ -1,0 +1,109 @@
+/*
+ * daemon.c - the start shared by smtpd and pop3d (see daemon.h).
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "daemon.h"
+#include "log.h"
+#include "params.h"
+#include "util.h"
+
+static void
+usage(const char *prog)
+{
+	fprintf(stderr, "usage: %s [-dV] [-f file] [-o key=value]\n", prog);
+	exit(2);
+}
+
+static void
+peer_of_fd0(struct peer *p)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	char ip[INET6_ADDRSTRLEN];
+
+	str_copy(p->addr, sizeof(p->addr), "pipe");
+	str_copy(p->name, sizeof(p->name), "[local]");
+	if (getpeername(0, (struct sockaddr *)&ss, &len) == -1)
+		return;
+	if (ss.ss_family == AF_INET)
+		inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, ip, sizeof(ip));
+	else if (ss.ss_family == AF_INET6)
+		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, ip, sizeof(ip));
+	else
+		return;
+	str_copy(p->addr, sizeof(p->addr), ip);
+	str_fmt(p->name, sizeof(p->name), ss.ss_family == AF_INET6 ?
+	    "[IPv6:%s]" : "[%s]", ip);
+}
+
+/* A connection id: 12 characters from [0-9A-Z], from getrandom. */
+static void
+make_id(char *id, size_t size)
+{
+	static const char set[] = "0123456789ABCDEFGHJKLMNPQRSTUVWXYZ";
+	unsigned char r[12];
+	size_t i;
+
+	if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
+		fatal("getrandom");
+	for (i = 0; i < sizeof(r) && i + 1 < size; i++)
+		id[i] = set[r[i] % (sizeof(set) - 1)];
+	id[i] = '\0';
+}
+
+int
+daemon_start(int argc, char *argv[], const char *prog, struct peer *peer,
+    char *err, size_t errsize)
+{
+	const char *cfile = CONF_FILE;
+	int ch, debug = 0, explicit_file = 0;
+	char id[16];
+
+	conf_defaults();
+	while ((ch = getopt(argc, argv, "dVf:o:")) != -1) {
+		switch (ch) {
+		case 'd':
+			debug = 1;
+			break;
+		case 'V':
+			printf("inetmail %s %s\n", prog, INETMAIL_VERSION);
+			exit(0);
+		case 'f':
+			cfile = optarg;
+			explicit_file = 1;
+			break;
+		case 'o':
+			break;	/* applied after the file, below */
+		default:
+			usage(prog);
+		}
+	}
+	if (optind != argc)
+		usage(prog);
+	log_open(prog, debug);
+	if (conf_load(cfile, !explicit_file, err, errsize) == -1)
+		return -1;
+	optind = 1;
+	while ((ch = getopt(argc, argv, "dVf:o:")) != -1)
+		if (ch == 'o' && conf_option(optarg, err, errsize) == -1)
+			return -1;
+	conf_finish();
+	signal(SIGPIPE, SIG_IGN);
+	/* A launcher may leave SIGCHLD ignored; then waitpid could not work. */
+	signal(SIGCHLD, SIG_DFL);
+
+	make_id(id, sizeof(id));
+	log_set_id(id);
+	peer_of_fd0(peer);
+	log_info("connect ip=%s", peer->addr);
+	return 0;
+}

@@ -1,0 +1,24 @@
+/*
+ * daemon.h - what every inetd-style daemon does first: the command line
+ * (-d, -V, -f FILE, -o key=value), the configuration (-o wins over the
+ * file), the log, signals, the connection id and the client's address.
+ */
+#ifndef INETMAIL_DAEMON_H
+#define INETMAIL_DAEMON_H
+
+#include <stddef.h>
+
+struct peer {
+	char	addr[64];	/* printable IP, or "pipe" */
+	char	name[64];	/* the address literal for Received: */
+};
+
+/*
+ * Runs the steps above for the program prog (its syslog tag). -V prints
+ * the version and exits; bad usage exits 2. Returns 0, or -1 with the
+ * configuration error in err: the caller answers in its own protocol.
+ */
+int	daemon_start(int argc, char *argv[], const char *prog, struct peer *,
+	    char *err, size_t errsize);
+
+#endif
