@@ -901,20 +901,23 @@ ent_free(struct entlist *l)
 	l->n = l->cap = 0;
 }
 
-static int
-collect_cb(struct idx *ix, const DBT *k, const struct idx_rec *rec, void *arg)
-{
-	(void)ix;
-	(void)k;
-	if (rec != NULL)
-		ent_add(arg, rec->name, rec->dir, rec->arrival);
-	return 0;
-}
+/*
+ * Arrival order needs a sort: the key order is the names'. Only names and
+ * arrival times are held in memory (~60 bytes a message); each record is
+ * then read again, so fn may put or delete records as it goes.
+ */
+/* One record of idx_iter: its raw bytes, sorted by arrival then name. */
+struct iter_ent {
+	int64_t		 arrival;
+	char		*name;	/* owned copy, for the tie-break */
+	unsigned char	*raw;
+	size_t		 len;
+};
 
 static int
-cmp_arrival(const void *a, const void *b)
+cmp_iter(const void *a, const void *b)
 {
-	const struct ent *x = a, *y = b;
+	const struct iter_ent *x = a, *y = b;
 
 	if (x->arrival != y->arrival)
 		return x->arrival < y->arrival ? -1 : 1;
@@ -922,38 +925,58 @@ cmp_arrival(const void *a, const void *b)
 }
 
 /*
- * Arrival order needs a sort: the key order is the names'. Only names and
- * arrival times are held in memory (~60 bytes a message); each record is
- * then read again, so fn may put or delete records as it goes.
+ * One cursor pass copies every record's bytes (a few hundred each), then
+ * they are sorted and decoded in order: no second lookup per record.
  */
 int
 idx_iter(struct idx *ix, int (*fn)(const struct idx_rec *, void *), void *arg)
 {
-	struct entlist l = { NULL, 0, 0 };
-	struct idx_rec *rec;
-	size_t i;
+	struct idx_rec *rec = xmalloc(sizeof(*rec));
+	struct iter_ent *v = NULL;
+	size_t i, n = 0, cap = 0;
+	DBC *c;
+	DBT k, d;
 	int r, ret = 0;
 
-	if (scan_db(ix, collect_cb, &l) == -1) {
-		ent_free(&l);
-		return -1;
+	if ((r = ix->db->cursor(ix->db, ix->txn, &c, 0)) != 0) {
+		free(rec);
+		return db_fail(ix, "cursor", r);
 	}
-	if (l.n > 1)
-		qsort(l.v, l.n, sizeof(*l.v), cmp_arrival);
-	rec = xmalloc(sizeof(*rec));
-	for (i = 0; i < l.n; i++) {
-		r = idx_get(ix, l.v[i].name, rec);
-		if (r == 1)
+	memset(&k, 0, sizeof(k));
+	memset(&d, 0, sizeof(d));
+	while ((r = c->get(c, &k, &d, DB_NEXT)) == 0) {
+		if (k.size == META_KEYLEN && memcmp(k.data, meta_key,
+		    META_KEYLEN) == 0)
 			continue;
-		if (r == -1) {
-			ret = -1;
-			break;
+		if (idx_rec_decode(d.data, d.size, rec) == -1) {
+			log_warnx("index: %s: undecodable record", ix->home);
+			continue;
 		}
-		if ((ret = fn(rec, arg)) != 0)
-			break;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 256;
+			v = xreallocarray(v, cap, sizeof(*v));
+		}
+		v[n].arrival = rec->arrival;
+		v[n].name = xstrdup(rec->name);
+		v[n].raw = xmalloc(d.size);
+		memcpy(v[n].raw, d.data, d.size);
+		v[n].len = d.size;
+		n++;
 	}
+	if (r != 0 && r != DB_NOTFOUND)
+		ret = db_fail(ix, "cursor get", r);
+	c->close(c);
+	if (ret == 0 && n > 1)
+		qsort(v, n, sizeof(*v), cmp_iter);
+	for (i = 0; i < n && ret == 0; i++)
+		if (idx_rec_decode(v[i].raw, v[i].len, rec) == 0)
+			ret = fn(rec, arg);
+	for (i = 0; i < n; i++) {
+		free(v[i].name);
+		free(v[i].raw);
+	}
+	free(v);
 	free(rec);
-	ent_free(&l);
 	return ret;
 }
 
