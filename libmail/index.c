@@ -1176,6 +1176,15 @@ idx_sync(struct idx *ix, const char *maildir, int flags, unsigned *added,
 		    &s.files) == -1)
 			goto out;
 	}
+	/*
+	 * Neither directory changed since the last sync (an entry created,
+	 * removed or renamed changes its mtime; a too recent mtime was never
+	 * stored): nothing to read and nothing to write.
+	 */
+	if (!s.scanned[0] && !s.scanned[1]) {
+		ret = 0;
+		goto out;
+	}
 	if (s.files.n > 1)
 		qsort(s.files.v, s.files.n, sizeof(*s.files.v), cmp_key_dir);
 	/* the same unique part twice (new/ and cur/): keep the later one (cur/) */
