@@ -836,7 +836,7 @@ struct ent {
  * record that does not decode is passed with rec == NULL and the raw key.
  */
 static int
-scan_db(struct idx *ix, int (*fn)(struct idx *, const DBT *,
+scan_db(struct idx *ix, int (*fn)(struct idx *, const DBT *, const DBT *,
     const struct idx_rec *, void *), void *arg)
 {
 	struct idx_rec *rec = xmalloc(sizeof(*rec));
@@ -856,11 +856,11 @@ scan_db(struct idx *ix, int (*fn)(struct idx *, const DBT *,
 			continue;
 		if (idx_rec_decode(d.data, d.size, rec) == -1) {
 			log_warnx("index: %s: undecodable record", ix->home);
-			if ((ret = fn(ix, &k, NULL, arg)) != 0)
+			if ((ret = fn(ix, &k, &d, NULL, arg)) != 0)
 				break;
 			continue;
 		}
-		if ((ret = fn(ix, &k, rec, arg)) != 0)
+		if ((ret = fn(ix, &k, &d, rec, arg)) != 0)
 			break;
 	}
 	if (r != 0 && r != DB_NOTFOUND)
@@ -914,6 +914,11 @@ struct iter_ent {
 	size_t		 len;
 };
 
+struct iter_list {
+	struct iter_ent	*v;
+	size_t		 n, cap;
+};
+
 static int
 cmp_iter(const void *a, const void *b)
 {
@@ -924,6 +929,30 @@ cmp_iter(const void *a, const void *b)
 	return strcmp(x->name, y->name);
 }
 
+/* scan_db callback: keeps each decodable record's bytes. */
+static int
+iter_cb(struct idx *ix, const DBT *k, const DBT *d, const struct idx_rec *rec,
+    void *arg)
+{
+	struct iter_list *l = arg;
+
+	(void)ix;
+	(void)k;
+	if (rec == NULL)
+		return 0;	/* undecodable: logged by scan_db */
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 256;
+		l->v = xreallocarray(l->v, l->cap, sizeof(*l->v));
+	}
+	l->v[l->n].arrival = rec->arrival;
+	l->v[l->n].name = xstrdup(rec->name);
+	l->v[l->n].raw = xmalloc(d->size);
+	memcpy(l->v[l->n].raw, d->data, d->size);
+	l->v[l->n].len = d->size;
+	l->n++;
+	return 0;
+}
+
 /*
  * One cursor pass copies every record's bytes (a few hundred each), then
  * they are sorted and decoded in order: no second lookup per record.
@@ -931,51 +960,23 @@ cmp_iter(const void *a, const void *b)
 int
 idx_iter(struct idx *ix, int (*fn)(const struct idx_rec *, void *), void *arg)
 {
-	struct idx_rec *rec = xmalloc(sizeof(*rec));
-	struct iter_ent *v = NULL;
-	size_t i, n = 0, cap = 0;
-	DBC *c;
-	DBT k, d;
-	int r, ret = 0;
+	struct iter_list l = { NULL, 0, 0 };
+	struct idx_rec *rec;
+	size_t i;
+	int ret;
 
-	if ((r = ix->db->cursor(ix->db, ix->txn, &c, 0)) != 0) {
-		free(rec);
-		return db_fail(ix, "cursor", r);
-	}
-	memset(&k, 0, sizeof(k));
-	memset(&d, 0, sizeof(d));
-	while ((r = c->get(c, &k, &d, DB_NEXT)) == 0) {
-		if (k.size == META_KEYLEN && memcmp(k.data, meta_key,
-		    META_KEYLEN) == 0)
-			continue;
-		if (idx_rec_decode(d.data, d.size, rec) == -1) {
-			log_warnx("index: %s: undecodable record", ix->home);
-			continue;
-		}
-		if (n == cap) {
-			cap = cap ? cap * 2 : 256;
-			v = xreallocarray(v, cap, sizeof(*v));
-		}
-		v[n].arrival = rec->arrival;
-		v[n].name = xstrdup(rec->name);
-		v[n].raw = xmalloc(d.size);
-		memcpy(v[n].raw, d.data, d.size);
-		v[n].len = d.size;
-		n++;
-	}
-	if (r != 0 && r != DB_NOTFOUND)
-		ret = db_fail(ix, "cursor get", r);
-	c->close(c);
-	if (ret == 0 && n > 1)
-		qsort(v, n, sizeof(*v), cmp_iter);
-	for (i = 0; i < n && ret == 0; i++)
-		if (idx_rec_decode(v[i].raw, v[i].len, rec) == 0)
+	ret = scan_db(ix, iter_cb, &l);
+	if (ret == 0 && l.n > 1)
+		qsort(l.v, l.n, sizeof(*l.v), cmp_iter);
+	rec = xmalloc(sizeof(*rec));
+	for (i = 0; i < l.n && ret == 0; i++)
+		if (idx_rec_decode(l.v[i].raw, l.v[i].len, rec) == 0)
 			ret = fn(rec, arg);
-	for (i = 0; i < n; i++) {
-		free(v[i].name);
-		free(v[i].raw);
+	for (i = 0; i < l.n; i++) {
+		free(l.v[i].name);
+		free(l.v[i].raw);
 	}
-	free(v);
+	free(l.v);
 	free(rec);
 	return ret;
 }
@@ -1071,11 +1072,13 @@ struct sync_state {
 };
 
 static int
-sync_cb(struct idx *ix, const DBT *k, const struct idx_rec *rec, void *arg)
+sync_cb(struct idx *ix, const DBT *k, const DBT *d, const struct idx_rec *rec,
+    void *arg)
 {
 	struct sync_state *s = arg;
 	struct ent *e;
 
+	(void)d;
 	(void)ix;
 	if (rec != NULL && !s->scanned[rec->dir])
 		return 0;
@@ -1123,10 +1126,12 @@ sync_step(struct idx *ix, DB_TXN **t, unsigned *ops, unsigned *batches)
 
 /* Recounts count and wsize from the records (a full sync's repair). */
 static int
-recount_cb(struct idx *ix, const DBT *k, const struct idx_rec *rec, void *arg)
+recount_cb(struct idx *ix, const DBT *k, const DBT *d, const struct idx_rec *rec,
+    void *arg)
 {
 	struct meta *m = arg;
 
+	(void)d;
 	(void)ix;
 	(void)k;
 	if (rec != NULL) {
