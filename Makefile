@@ -25,7 +25,7 @@ WARN	 = -Wall -Wextra -Wformat=2 -Wshadow -Werror
 CFLAGS	?= -O2 -g
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(EXTRA_CFLAGS) \
 	     $(shell pkg-config --cflags libssl libcrypto pam 2>/dev/null) -Ilibmail -MMD -MP
-LDLIBS	 = $(shell pkg-config --libs libssl libcrypto pam 2>/dev/null || echo -lssl -lcrypto -lpam) -ldb-5.3
+LDLIBS	 = $(shell pkg-config --libs libssl libcrypto pam 2>/dev/null || echo -lssl -lcrypto -lpam) -ldb-5.3 -lresolv
 ALL_LDFLAGS = $(LDFLAGS) $(EXTRA_LDFLAGS)
 
 LIB_SRCS = $(wildcard libmail/*.c)

@@ -16,14 +16,14 @@
 
 struct conf conf;
 
-enum ktype { K_STR, K_DOMAINS, K_UINT, K_SIZE, K_DURATION, K_BOOL };
+enum ktype { K_STR, K_DOMAINS, K_CHOICE, K_UINT, K_SIZE, K_DURATION, K_BOOL };
 
 struct key {
 	const char	*name;
 	enum ktype	 type;
 	size_t		 off;
 	uint64_t	 min, max;
-	const char	*def;
+	const char	*def;	/* K_CHOICE: "a|b|c", the allowed values, a first */
 };
 
 #define O(f)	offsetof(struct conf, f)
@@ -75,8 +75,38 @@ static const struct key keys[] = {
 	{ "dnsbl_zones",	K_DOMAINS, O(dnsbl_zones), 0, 0, "" },
 	{ "dnsbl_action",	K_STR,	O(dnsbl_action), 0, 0, "reject" },
 	{ "dnsbl_exempt",	K_STR,	O(dnsbl_exempt), 0, 0, "127.0.0.0/8 ::1" },
+	/* submission and relaying */
+	{ "role",		K_CHOICE, O(role),	0, 0, "mx|submission" },
+	{ "trusted_networks",	K_STR,	O(trusted_networks), 0, 0, "127.0.0.1 ::1" },
+	{ "sender_check",	K_BOOL,	O(sender_check), 0, 0, "yes" },
+	{ "queue_dir",		K_STR,	O(queue_dir),	0, 0, "/var/spool/inetmail" },
+	{ "queue_lifetime",	K_DURATION, O(queue_lifetime), 0, 2592000, "5d" },
+	{ "queue_retry_min",	K_DURATION, O(queue_retry_min), 1, 86400, "5m" },
+	{ "queue_retry_max",	K_DURATION, O(queue_retry_max), 1, 86400, "1h" },
+	{ "relay_host",		K_STR,	O(relay_host),	0, 0, "" },
+	{ "relay_auth_file",	K_STR,	O(relay_auth_file), 0, 0, "" },
+	{ "relay_tls",		K_CHOICE, O(relay_tls),	0, 0, "may|encrypt|verify" },
+	{ "relay_tls_ca_file",	K_STR,	O(relay_tls_ca_file), 0, 0, "" },
+	{ "smtp_connect_timeout", K_DURATION, O(smtp_connect_timeout), 1, 600, "30s" },
 };
 #undef O
+
+/* 1 when val is one of the '|'-separated words of list. */
+static int
+word_in(const char *val, const char *list)
+{
+	size_t n = strlen(val);
+
+	while (*list != '\0') {
+		size_t len = strcspn(list, "|");
+
+		if (len == n && strncmp(list, val, n) == 0)
+			return 1;
+		list += len;
+		list += *list == '|';
+	}
+	return 0;
+}
 
 static int
 set_key(const struct key *k, const char *val, char *err, size_t errsize)
@@ -97,6 +127,7 @@ set_key(const struct key *k, const char *val, char *err, size_t errsize)
 			return -1;
 		}
 		/* FALLTHROUGH */
+	case K_CHOICE:
 	case K_STR: {
 		char **p = (char **)(void *)(base + k->off);
 		const char *c;
@@ -106,6 +137,11 @@ set_key(const struct key *k, const char *val, char *err, size_t errsize)
 				str_fmt(err, errsize, "%s: control character in value", k->name);
 				return -1;
 			}
+		if (k->type == K_CHOICE && !word_in(val, k->def)) {
+			str_fmt(err, errsize, "%s: expected %s, got \"%.40s\"",
+			    k->name, k->def, val);
+			return -1;
+		}
 		free(*p);
 		*p = xstrdup(val);
 		return 0;
@@ -157,9 +193,18 @@ conf_defaults(void)
 	char err[128];
 	size_t i;
 
-	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-		if (set_key(&keys[i], keys[i].def, err, sizeof(err)) == -1)
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		char def[64];
+		const char *d = keys[i].def;
+
+		if (keys[i].type == K_CHOICE) {	/* the first word */
+			str_copy(def, sizeof(def), d);
+			def[strcspn(def, "|")] = '\0';
+			d = def;
+		}
+		if (set_key(&keys[i], d, err, sizeof(err)) == -1)
 			abort();	/* a bad default is a programming error */
+	}
 }
 
 static char *

@@ -57,6 +57,19 @@ struct conf {
 	char	*dnsbl_zones;		/* space/comma separated; "" = no lookups */
 	char	*dnsbl_action;		/* reject (554 greeting) | log */
 	char	*dnsbl_exempt;		/* addresses/prefixes never looked up */
+	/* submission and relaying (smtpd roles, the queue, the runner) */
+	char	*role;			/* mx | submission */
+	char	*trusted_networks;	/* clients that may relay without AUTH (mx) */
+	int	 sender_check;		/* submission: MAIL FROM must be the user's */
+	char	*queue_dir;		/* the relay queue, owned by unpriv_user */
+	uint64_t queue_lifetime;	/* seconds before undeliverable mail bounces */
+	uint64_t queue_retry_min;	/* seconds: first retry delay (doubles) */
+	uint64_t queue_retry_max;	/* seconds: cap of the retry delay */
+	char	*relay_host;		/* "" = MX; [host]:port or host:port */
+	char	*relay_auth_file;	/* "user password" for relay_host, 0600 root */
+	char	*relay_tls;		/* may | encrypt | verify */
+	char	*relay_tls_ca_file;	/* "" = the system's CA store */
+	uint64_t smtp_connect_timeout;	/* seconds per outbound connection */
 };
 
 extern struct conf conf;
