@@ -78,6 +78,13 @@ static const char help_text[] =
     "  apop set|rm|ls ...                  APOP secrets\n"
     "  throttle ls | clear ADDR|USER       login throttling state\n"
     "  greylist ls | clear ADDR|EMAIL|all  greylisting triplets\n"
+    "  queue list [--json]                 the relay queue: messages, their\n"
+    "                                      recipients, attempts, errors\n"
+    "  queue show ID                       one queued message and its header\n"
+    "  queue flush [ID]                    make due now, start smtpd -q\n"
+    "  queue delete ID                     drop a queued message, no bounce\n"
+    "  queue bounce ID                     fail it (5.0.0): the runner sends\n"
+    "                                      the bounce\n"
     "  help                                this text\n";
 
 static void __attribute__((noreturn))
@@ -1780,8 +1787,8 @@ int
 main(int argc, char *argv[])
 {
 	const char *cfile = CONF_FILE;
-	char err[256];
-	int ch, explicit_file = 0;
+	char err[256], **opts = argv + 1;
+	int ch, explicit_file = 0, nopts;
 	uint64_t age;
 	size_t k;
 
@@ -1805,6 +1812,7 @@ main(int argc, char *argv[])
 			return 1;
 		}
 	conf_finish();
+	nopts = optind - 1;	/* -f and -o, for smtpd -q (queue flush) */
 	argc -= optind;
 	argv += optind;
 	if (argc < 1)
@@ -1823,6 +1831,8 @@ main(int argc, char *argv[])
 		return maildb_throttle(argc, argv);
 	if (strcmp(argv[0], "greylist") == 0)
 		return maildb_greylist(argc, argv);
+	if (strcmp(argv[0], "queue") == 0)
+		return maildb_queue(argc, argv, opts, nopts);
 	take_flags(&argc, argv);
 	if (strcmp(argv[0], "users") == 0)
 		return cmd_users(argc - 1, argv + 1);
