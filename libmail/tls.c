@@ -1,5 +1,6 @@
 /*
- * tls.c - the OpenSSL 3 server context and the TLS transport of struct io.
+ * tls.c - the OpenSSL 3 server and client contexts and the TLS transport
+ * of struct io.
  *
  * The sockets are switched to non-blocking for the TLS session: OpenSSL may
  * need several reads for one record, and a blocking SSL_read() after a
@@ -7,6 +8,7 @@
  * WANT_READ/WANT_WRITE goes back to a poll() with the session's timeout
  * (in lineio.c, or here for the handshake and the proxy).
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -22,6 +24,7 @@
 
 #include "conf.h"
 #include "log.h"
+#include "params.h"
 #include "tls.h"
 #include "util.h"
 
@@ -274,28 +277,17 @@ tr_pending(void *arg)
 
 static const struct io_transport tls_transport = { tr_read, tr_write, tr_pending };
 
-int
-tls_accept(struct io *io, unsigned timeout_s)
+/*
+ * Runs the handshake of c (set up on io's fds) within timeout_s seconds.
+ * 0 ok; -1 with a static or ssl_reason() text in *why.
+ */
+static int
+handshake(struct tls_conn *c, struct io *io, int client, unsigned timeout_s,
+    const char **why)
 {
-	struct tls_conn *c;
 	uint64_t deadline = now_ms() + (uint64_t)timeout_s * 1000;
-	const char *why;
 	int r, e;
 
-	if (ctx == NULL || io->tr != NULL) {
-		log_warnx("tls handshake: TLS not configured");
-		return -1;
-	}
-	c = xcalloc(1, sizeof(*c));
-	c->rfd = io->rfd;
-	c->wfd = io->wfd;
-	c->timeout_ms = io->timeout_ms;
-	if ((c->ssl = SSL_new(ctx)) == NULL ||
-	    (io->rfd == io->wfd ? SSL_set_fd(c->ssl, io->rfd) :
-	    SSL_set_rfd(c->ssl, io->rfd) && SSL_set_wfd(c->ssl, io->wfd)) != 1) {
-		log_warnx("tls handshake: %s", ssl_reason());
-		goto fail;
-	}
 	set_nonblock(io->rfd);
 	set_nonblock(io->wfd);
 	for (;;) {
@@ -303,8 +295,8 @@ tls_accept(struct io *io, unsigned timeout_s)
 
 		ERR_clear_error();
 		errno = 0;
-		if ((r = SSL_accept(c->ssl)) == 1)
-			break;
+		if ((r = client ? SSL_connect(c->ssl) : SSL_accept(c->ssl)) == 1)
+			return 0;
 		e = SSL_get_error(c->ssl, r);
 		if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
 			int w = now >= deadline ? 0 : wait_one(e == SSL_ERROR_WANT_READ ?
@@ -313,24 +305,200 @@ tls_accept(struct io *io, unsigned timeout_s)
 
 			if (w == 1)
 				continue;
-			why = w == 0 ? "timeout" : "poll error";
+			*why = w == 0 ? "timeout" : "poll error";
 		} else if (e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0)
-			why = errno == 0 ? "client closed the connection" : strerror(errno);
+			*why = errno == 0 ? (client ? "server closed the connection" :
+			    "client closed the connection") : strerror(errno);
 		else if (e == SSL_ERROR_ZERO_RETURN)
-			why = "client closed the connection";
+			*why = client ? "server closed the connection" :
+			    "client closed the connection";
 		else
-			why = ssl_reason();
+			*why = ssl_reason();
+		return -1;
+	}
+}
+
+/* A tls_conn with an SSL from cx on io's fds; NULL (logged) on failure. */
+static struct tls_conn *
+conn_new(SSL_CTX *cx, struct io *io)
+{
+	struct tls_conn *c = xcalloc(1, sizeof(*c));
+
+	c->rfd = io->rfd;
+	c->wfd = io->wfd;
+	c->timeout_ms = io->timeout_ms;
+	if ((c->ssl = SSL_new(cx)) == NULL ||
+	    (io->rfd == io->wfd ? SSL_set_fd(c->ssl, io->rfd) :
+	    SSL_set_rfd(c->ssl, io->rfd) && SSL_set_wfd(c->ssl, io->wfd)) != 1) {
+		log_warnx("tls handshake: %s", ssl_reason());
+		SSL_free(c->ssl);
+		free(c);
+		ERR_clear_error();
+		return NULL;
+	}
+	return c;
+}
+
+int
+tls_accept(struct io *io, unsigned timeout_s)
+{
+	struct tls_conn *c;
+	const char *why;
+
+	if (ctx == NULL || io->tr != NULL) {
+		log_warnx("tls handshake: TLS not configured");
+		return -1;
+	}
+	if ((c = conn_new(ctx, io)) == NULL)
+		return -1;
+	if (handshake(c, io, 0, timeout_s, &why) == -1) {
 		log_info("tls handshake failed reason=\"%s\"", pr(why));
-		goto fail;
+		SSL_free(c->ssl);
+		free(c);
+		ERR_clear_error();
+		return -1;
 	}
 	io->tr = &tls_transport;
 	io->trctx = c;
 	log_info("tls version=%s cipher=%s", SSL_get_version(c->ssl),
 	    SSL_get_cipher_name(c->ssl));
 	return 0;
+}
+
+/* ---- the client side ---- */
+
+static SSL_CTX	*cctx;
+
+int
+tls_client_init(const char *cafile, char *err, size_t errsize)
+{
+	tls_client_free();
+	ERR_clear_error();
+	if ((cctx = SSL_CTX_new(TLS_client_method())) == NULL) {
+		str_fmt(err, errsize, "SSL_CTX_new: %s", ssl_reason());
+		goto fail;
+	}
+	SSL_CTX_set_min_proto_version(cctx, TLS1_2_VERSION);
+	SSL_CTX_set_options(cctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
+	    SSL_OP_NO_TICKET | SSL_OP_IGNORE_UNEXPECTED_EOF);
+	SSL_CTX_set_session_cache_mode(cctx, SSL_SESS_CACHE_OFF);
+	SSL_CTX_set_mode(cctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
+	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	if (cafile != NULL && cafile[0] != '\0') {
+		if (readable(cafile) == -1) {
+			str_fmt(err, errsize, "relay_tls_ca_file %s: %s", cafile,
+			    strerror(errno));
+			goto fail;
+		}
+		if (SSL_CTX_load_verify_locations(cctx, cafile, NULL) != 1) {
+			str_fmt(err, errsize, "relay_tls_ca_file %s: no PEM "
+			    "certificate: %s", cafile, ssl_reason());
+			goto fail;
+		}
+	} else if (SSL_CTX_set_default_verify_paths(cctx) != 1) {
+		str_fmt(err, errsize, "the system's CA store: %s", ssl_reason());
+		goto fail;
+	}
+	ERR_clear_error();
+	return 0;
+fail:
+	tls_client_free();
+	ERR_clear_error();
+	return -1;
+}
+
+void
+tls_client_free(void)
+{
+	SSL_CTX_free(cctx);
+	cctx = NULL;
+}
+
+/* True if s is a numeric IPv4 or IPv6 address. */
+static int
+is_ip(const char *s)
+{
+	unsigned char a[16];
+
+	return inet_pton(AF_INET, s, a) == 1 || inet_pton(AF_INET6, s, a) == 1;
+}
+
+int
+tls_connect(struct io *io, const char *servername, int verify,
+    unsigned timeout_s, char *whybuf, size_t whysize)
+{
+	struct tls_conn *c;
+	const char *why = NULL;
+	char vwhy[200];
+	long vr;
+	int ip = servername != NULL && is_ip(servername);
+
+	if (whybuf != NULL)
+		str_copy(whybuf, whysize, "");
+	if (cctx == NULL || io->tr != NULL) {
+		why = "TLS client not initialised";
+		goto fail_nossl;
+	}
+	/* Plaintext the server sent before the handshake is not protected. */
+	io_discard_input(io);
+	if ((c = conn_new(cctx, io)) == NULL) {
+		why = "cannot set up a TLS session";
+		goto fail_nossl;
+	}
+	if (servername != NULL && servername[0] != '\0' && !ip &&
+	    SSL_set_tlsext_host_name(c->ssl, servername) != 1) {
+		why = ssl_reason();
+		goto fail;
+	}
+	if (verify) {
+		if (servername == NULL || servername[0] == '\0') {
+			why = "no server name to verify";
+			goto fail;
+		}
+		if ((ip ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(c->ssl),
+		    servername) : SSL_set1_host(c->ssl, servername)) != 1) {
+			why = ssl_reason();
+			goto fail;
+		}
+		SSL_set_verify(c->ssl, SSL_VERIFY_PEER, NULL);
+	} else
+		SSL_set_verify(c->ssl, SSL_VERIFY_NONE, NULL);
+	if (handshake(c, io, 1, timeout_s, &why) == -1) {
+		vr = SSL_get_verify_result(c->ssl);
+		if (verify && vr != X509_V_OK) {
+			str_fmt(vwhy, sizeof(vwhy), "certificate verification failed: %s",
+			    X509_verify_cert_error_string(vr));
+			why = vwhy;
+		}
+		goto fail;
+	}
+	if (verify && (vr = SSL_get_verify_result(c->ssl)) != X509_V_OK) {
+		/* cannot happen with SSL_VERIFY_PEER; checked all the same */
+		str_fmt(vwhy, sizeof(vwhy), "certificate verification failed: %s",
+		    X509_verify_cert_error_string(vr));
+		why = vwhy;
+		goto fail;
+	}
+	io->tr = &tls_transport;
+	io->trctx = c;
+	log_info("tls client server=%s version=%s cipher=%s verified=%s",
+	    pr(servername != NULL ? servername : ""), SSL_get_version(c->ssl),
+	    SSL_get_cipher_name(c->ssl), verify ? "yes" : "no");
+	return 0;
 fail:
 	SSL_free(c->ssl);
 	free(c);
+fail_nossl:
+	{
+		char sn[LOG_TEXT_MAX + 8];	/* pr() has one buffer */
+
+		printable(servername != NULL ? servername : "",
+		    servername != NULL ? strlen(servername) : 0, sn, sizeof(sn));
+		log_info("tls client handshake failed server=%s reason=\"%s\"",
+		    sn, pr(why));
+	}
+	if (whybuf != NULL)
+		str_copy(whybuf, whysize, why);
 	ERR_clear_error();
 	return -1;
 }

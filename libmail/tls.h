@@ -1,5 +1,6 @@
 /*
- * tls.h - server-side TLS (OpenSSL 3) behind the line I/O transport.
+ * tls.h - TLS (OpenSSL 3) behind the line I/O transport: the server side
+ * of smtpd and pop3d, and the client side of outbound SMTP (smtpc.c).
  *
  * The root process builds the one server context with tls_server_init()
  * before it forks and drops privileges: the certificate and the private key
@@ -46,6 +47,27 @@ int	tls_active(const struct io *);
 void	tls_describe(const struct io *, char *buf, size_t size);
 /* Sends close_notify (best effort, never blocks) and frees the TLS state. */
 void	tls_end(struct io *);
+
+/*
+ * Client side (the outbound SMTP client). tls_client_init() builds the one
+ * client context: TLS >= 1.2, trusted CAs from cafile (PEM; "" = the
+ * system's store). Call it before a privilege drop when cafile may be
+ * readable by root only. 0 ok; -1 with a one-line reason in err.
+ */
+int	tls_client_init(const char *cafile, char *err, size_t errsize);
+/* Frees the client context. */
+void	tls_client_free(void);
+/*
+ * Client handshake on io's fds within timeout_s seconds, sending SNI for
+ * servername (when it is a host name, not an address). With verify the
+ * server's chain must lead to a trusted CA and its certificate must name
+ * servername (SSL_set1_host; an address is matched against IP SANs).
+ * Input buffered in io is discarded first (nothing the server sent before
+ * the handshake may count as protected). 0: io now speaks TLS; -1 failed,
+ * the reason logged and put in why (may be NULL); close the connection.
+ */
+int	tls_connect(struct io *, const char *servername, int verify,
+	    unsigned timeout_s, char *why, size_t whysize);
 
 /*
  * Relays between io's TLS client and the plain stream socket fd until

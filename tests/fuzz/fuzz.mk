@@ -41,6 +41,7 @@ FUZZ_SRC_fuzz_aliases	   = libmail/aliases.c libmail/conf.c libmail/buf.c \
 FUZZ_SRC_fuzz_index	   = libmail/index.c libmail/dbstore.c libmail/maildir.c libmail/util.c \
 			     libmail/log.c libmail/buf.c
 FUZZ_SRC_fuzz_privsep	   = libmail/privsep.c libmail/log.c
+FUZZ_SRC_fuzz_smtp_reply   = libmail/smtpc_reply.c libmail/util.c libmail/log.c
 FUZZ_SRC_fuzz_queue_record = libmail/queue.c libmail/dbstore.c libmail/conf.c \
 			     libmail/util.c libmail/log.c
 FUZZ_SRC_fuzz_lineio	   = libmail/lineio.c libmail/buf.c libmail/util.c libmail/log.c
