@@ -1,9 +1,12 @@
 /*
- * maildir.c - Maildir delivery (tmp/, fsync, link into new/, fsync new/,
- * then the index record) and the message scanner that gives the index its
- * sizes, line count and headers. The Maildir is the truth: once a message
- * is linked into new/ and the directory is synced it is safe, whatever
- * happens to the index afterwards (a later idx_sync picks it up).
+ * maildir.c - Maildir delivery (tmp/, fsync, link into new/, fsync new/)
+ * and the message scanner that gives the index its sizes, line count and
+ * headers. The Maildir is the truth: once a message is linked into new/
+ * and the directory is synced it is safe. Delivery does not touch the
+ * index: opening its transactional store cost more than the rest of a
+ * delivery together (bench/RESULTS.md), and the next reader's idx_sync
+ * indexes new/ anyway (it changed new/'s mtime), reading only the header
+ * since the sizes are in the name.
  */
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -393,7 +396,6 @@ maildir_deliver(const char *path, const char *header, int msgfd,
 {
 	struct scan *s = NULL;
 	struct timeval tv;
-	struct idx *ix;
 	char uniq[IDX_NAME_MAX], final[IDX_NAME_MAX];
 	int mfd = -1, tfd = -1, nfd = -1, fd = -1, tries, saved;
 	int in_tmp = 0;
@@ -450,17 +452,6 @@ maildir_deliver(const char *path, const char *header, int msgfd,
 	close(nfd);
 	close(tfd);
 	close(mfd);
-
-	/* The message is safe; the index is a cache a later sync repairs. */
-	if (idx_open(&ix, path, IDX_CREATE) == -1) {
-		log_warn("maildir: %s: index not updated for %s", pr(path),
-		    final);
-		return 0;
-	}
-	if (idx_put(ix, rec) == -1)
-		log_warn("maildir: %s: index not updated for %s", pr(path),
-		    final);
-	idx_close(&ix);
 	return 0;
 fail:
 	saved = errno;

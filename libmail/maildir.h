@@ -3,8 +3,9 @@
  * mailbox owner (the delivery child has already dropped to that user).
  *
  * Delivery: a unique name in tmp/ (O_EXCL|O_NOFOLLOW, 0600), write, fsync,
- * link into new/ (then unlink the tmp name), fsync new/, then add the index
- * record. Only when all of this succeeded is the copy safe. Names are
+ * link into new/ (then unlink the tmp name), fsync new/. Only when all of
+ * this succeeded is the copy safe. The index is left to the next reader's
+ * idx_sync (see maildir.c). Names are
  * TIME.MusecPpidQcount.HOST,S=<octets on disk>,W=<octets as CRLF>.
  * Messages are stored with LF line ends.
  */
@@ -23,8 +24,9 @@ int	maildir_create(const char *path);
 /*
  * Delivers one message: writes header (may be NULL; e.g. "Return-Path: <a>\n")
  * then the whole content of msgfd (read with pread from offset 0; LF line
- * ends already) into the Maildir at path, which is created when missing, and
- * indexes it. On success fills rec (name, sizes, headers) and returns 0.
+ * ends already) into the Maildir at path, which is created when missing.
+ * On success fills rec (name, sizes, headers: what idx_put would store)
+ * and returns 0.
  * On failure nothing is left in new/ or tmp/ and -1 is returned with errno
  * (ENOSPC/EDQUOT tell "mailbox full").
  */

@@ -444,8 +444,11 @@ names_free(struct namelist *l)
 
 /* ---- read-only inspection (users, verify) ---- */
 
-enum ixstate { IX_OK, IX_STALE, IX_MISSING, IX_DAMAGED };
-static const char *const ixstate_name[] = { "ok", "stale", "missing", "damaged" };
+/* IX_NONE: no index directory yet, which is normal: delivery does not
+ * index (libmail/maildir.c), the mailbox's first reader builds it. */
+enum ixstate { IX_OK, IX_NONE, IX_STALE, IX_MISSING, IX_DAMAGED };
+static const char *const ixstate_name[] = { "ok", "none", "stale", "missing",
+    "damaged" };
 
 struct fent {			/* a message file in new/ or cur/ */
 	char	*name;
@@ -610,11 +613,10 @@ read_index(struct insp *in)
 	str_fmt(dpath, sizeof(dpath), "%s/%s", mb->path, IDX_DIRNAME);
 	if ((dfd = openat(mb->mfd, IDX_DIRNAME, O_RDONLY | O_DIRECTORY |
 	    O_NOFOLLOW | O_CLOEXEC)) == -1) {
-		if (errno == ENOENT) {
-			problem(in, "missing-index", "%s (no index directory; the "
-			    "next opener builds it)", dpath);
-			set_state(in, IX_MISSING, "no index directory");
-		} else {
+		if (errno == ENOENT)
+			set_state(in, IX_NONE, "not built yet; the first "
+			    "reader builds it");
+		else {
 			problem(in, errno == ELOOP ? "symlink" : "bad-index-dir",
 			    "%s: %s (not followed)", dpath, strerror(errno));
 			set_state(in, IX_DAMAGED, "index directory unusable");
@@ -894,7 +896,9 @@ compare(struct insp *in)
 		else
 			c = cmp_fkey(f->name, r->name);
 		if (c < 0) {
-			if (in->state != IX_MISSING && in->state != IX_DAMAGED) {
+			/* new/ files are indexed by the next reader's sync */
+			if (in->state != IX_MISSING && in->state != IX_DAMAGED &&
+			    in->state != IX_NONE && f->dir != IDX_NEW) {
 				problem(in, "not-indexed", "%s/%s/%s", p,
 				    subdir[f->dir], pr(f->name));
 				stale = 1;

@@ -1,5 +1,5 @@
 #!/bin/bash
-# index_kill.sh - durability of Maildir delivery and its Berkeley DB index
+# index_kill.sh - durability of Maildir delivery and of the Berkeley DB index
 # under kill -9 (DESIGN.md: "kill -9 at any instant never loses an
 # acknowledged message, never leaves the index unusable, and never makes the
 # next process hang"), then 20 concurrent writers into one mailbox.

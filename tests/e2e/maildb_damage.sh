@@ -103,7 +103,11 @@ printf 'Subject: by hand cur\n\ny\n' >"$MD/cur/1700000001.hand2.host:2,S"
 chown 1001:1001 "$MD/new/1700000000.hand1.host" "$MD/cur/1700000001.hand2.host:2,S"
 chmod 600 "$MD/new/1700000000.hand1.host" "$MD/cur/1700000001.hand2.host:2,S"
 out=$(md verify alice)
-check_match "hand-added new/ file reported" "^not-indexed $MD/new/1700000000.hand1.host$" "$out"
+if printf '%s\n' "$out" | grep -q "new/1700000000.hand1.host"; then
+	fail "hand-added new/ file not a problem (the next reader indexes new/)"
+else
+	pass "hand-added new/ file not a problem (the next reader indexes new/)"
+fi
 check_match "hand-added cur/ file reported" "^not-indexed $MD/cur/1700000001.hand2.host:2,S$" "$out"
 check_match "hand-added files: reindex adds 2" '\(2 added, 0 removed' "$(md reindex alice)"
 check "hand-added: verify clean" md verify alice

@@ -1,9 +1,10 @@
 /*
  * idxtool - test helper over libmail's Maildir delivery and index, for
  * tests/e2e/index_kill.sh and for measuring the index's costs.
- *   idxtool deliver MAILDIR N ACKLOG   deliver N messages; after each
- *                                      maildir_deliver returned 0, append
- *                                      its name to ACKLOG (one write(2))
+ *   idxtool deliver MAILDIR N ACKLOG   deliver N messages, each followed
+ *                                      by its index record (as a reader's
+ *                                      sync would add it); after both,
+ *                                      append its name to ACKLOG (one write)
  *   idxtool sync MAILDIR [full]        open, sync, print counts
  *   idxtool open MAILDIR               open+close; prints the time taken
  *   idxtool count MAILDIR              "count wsize"
@@ -47,6 +48,7 @@ deliver(const char *md, long n, const char *ack)
 {
 	char body[8192], name[IDX_NAME_MAX + 2];
 	struct idx_rec rec;
+	struct idx *ix;
 	long i;
 	int lfd, mfd;
 	size_t len, k;
@@ -71,6 +73,11 @@ deliver(const char *md, long n, const char *ack)
 		if (maildir_deliver(md, "Return-Path: <t@x.test>\n", mfd, &rec) == -1)
 			die("maildir_deliver");
 		close(mfd);
+		/* delivery leaves the index to its readers; write the record
+		 * as a reader's sync would, so kills also hit index commits */
+		if (idx_open(&ix, md, IDX_CREATE) == -1 || idx_put(ix, &rec) == -1)
+			die("index");
+		idx_close(&ix);
 		/* acknowledged: one write, so concurrent logs never interleave */
 		if (str_fmt(name, sizeof(name), "%s\n", rec.name) == -1 ||
 		    write_all(lfd, name, strlen(name)) == -1)

@@ -264,9 +264,15 @@ test_deliver(void)
 	ok(entries(p) == 0, "delivery leaves no tmp file");
 	ok(maildir_deliver(md, NULL, fd, &r2) == 0 && strcmp(r.name, r2.name) != 0,
 	    "second delivery, different name");
-	ok(idx_open(&ix, md, 0) == 0 && idx_get(ix, r.name, &g) == 0 &&
-	    g.size == r.size && strcmp(g.uidl, r.uidl) == 0 &&
-	    idx_count(ix, &cnt, NULL) == 0 && cnt == 2, "both indexed");
+	str_fmt(p, sizeof(p), "%s/inetmail", md);
+	ok(access(p, F_OK) == -1 && errno == ENOENT,
+	    "delivery leaves the index alone (no index directory)");
+	ok(idx_open(&ix, md, IDX_CREATE) == 0 &&
+	    idx_sync(ix, md, 0, NULL, NULL) == 0 && idx_get(ix, r.name, &g) == 0 &&
+	    g.size == r.size && g.wsize == r.wsize && g.lines == r.lines &&
+	    strcmp(g.uidl, r.uidl) == 0 && strcmp(g.subject, r.subject) == 0 &&
+	    idx_count(ix, &cnt, NULL) == 0 && cnt == 2,
+	    "the next sync indexes both, as delivery described them");
 	if (ix != NULL)
 		idx_close(&ix);
 
