@@ -853,38 +853,63 @@ struct ent {
  * Reads every record with a cursor and calls fn(rec, arg) for each; a
  * record that does not decode is passed with rec == NULL and the raw key.
  */
+#define SCAN_BULK	(1024 * 1024)	/* bulk read buffer, a multiple of 1024 */
+
 static int
 scan_db(struct idx *ix, int (*fn)(struct idx *, const DBT *, const DBT *,
     const struct idx_rec *, void *), void *arg)
 {
 	struct idx_rec *rec = xmalloc(sizeof(*rec));
+	void *bulk = xmalloc(SCAN_BULK), *p, *kp, *dp;
+	u_int32_t klen, dlen;
 	DBC *c;
-	DBT k, d;
+	DBT k, d, kk, dd;
 	int r, ret = 0;
 
 	if ((r = ix->db->cursor(ix->db, ix->txn, &c, 0)) != 0) {
 		free(rec);
+		free(bulk);
 		return db_fail(ix, "cursor", r);
 	}
 	memset(&k, 0, sizeof(k));
 	memset(&d, 0, sizeof(d));
-	while ((r = c->get(c, &k, &d, DB_NEXT)) == 0) {
-		if (k.size == META_KEYLEN && memcmp(k.data, meta_key,
-		    META_KEYLEN) == 0)
-			continue;
-		if (idx_rec_decode(d.data, d.size, rec) == -1) {
-			log_warnx("index: %s: undecodable record", ix->home);
-			if ((ret = fn(ix, &k, &d, NULL, arg)) != 0)
+	memset(&kk, 0, sizeof(kk));
+	memset(&dd, 0, sizeof(dd));
+	d.data = bulk;
+	d.ulen = SCAN_BULK;
+	d.flags = DB_DBT_USERMEM;
+	/* bulk reads: Berkeley DB's per-call cursor and lock overhead was
+	 * as large as the decoding of a record */
+	while (ret == 0 && (r = c->get(c, &k, &d, DB_NEXT |
+	    DB_MULTIPLE_KEY)) == 0) {
+		DB_MULTIPLE_INIT(p, &d);
+		for (;;) {
+			DB_MULTIPLE_KEY_NEXT(p, &d, kp, klen, dp, dlen);
+			if (p == NULL)
 				break;
-			continue;
+			kk.data = kp;
+			kk.size = klen;
+			dd.data = dp;
+			dd.size = dlen;
+			if (klen == META_KEYLEN && memcmp(kp, meta_key,
+			    META_KEYLEN) == 0)
+				continue;
+			if (idx_rec_decode(dp, dlen, rec) == -1) {
+				log_warnx("index: %s: undecodable record",
+				    ix->home);
+				if ((ret = fn(ix, &kk, &dd, NULL, arg)) != 0)
+					break;
+				continue;
+			}
+			if ((ret = fn(ix, &kk, &dd, rec, arg)) != 0)
+				break;
 		}
-		if ((ret = fn(ix, &k, &d, rec, arg)) != 0)
-			break;
 	}
-	if (r != 0 && r != DB_NOTFOUND)
+	if (ret == 0 && r != 0 && r != DB_NOTFOUND)
 		ret = db_fail(ix, "cursor get", r);
 	c->close(c);
 	free(rec);
+	free(bulk);
 	return ret;
 }
 
