@@ -214,8 +214,8 @@ thr_addr_in(const char *ip, const char *list, const char *what)
 			if ((slash = strchr(tok, '/')) != NULL)
 				*slash++ = '\0';
 			if (addr_parse(tok, &bf, b) == -1 ||
-			    (slash != NULL && parse_u64(slash, 128, &bits) == -1) ||
-			    bits > (bf == AF_INET ? 32u : 128u)) {
+			    (slash != NULL && (parse_u64(slash, 128, &bits) == -1 ||
+			    bits > (bf == AF_INET ? 32u : 128u)))) {
 				if (!warned++)
 					log_warnx("%s: bad entry \"%s\", "
 					    "ignored", what, pr(tok));
