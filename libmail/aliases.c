@@ -53,14 +53,41 @@ alias_lookup(const char *dbpath, const char *name, char *out, size_t size)
 	return r == 0 ? 0 : r == DB_NOTFOUND ? 1 : -1;
 }
 
-/* A target must be a plain local name, optionally with @domain. */
+/*
+ * A target is a plain local name, or an address name@domain: the domain a
+ * host name or an address literal in brackets. A domain outside
+ * local_domains makes the alias forward through the relay queue. Files,
+ * commands, :include: and quoted local parts are refused.
+ */
 static int
 target_ok(const char *t)
 {
-	if (*t == '|' || *t == '/' || *t == ':' || *t == '"' || *t == '\0')
+	const char *at = strrchr(t, '@'), *p;
+
+	if (*t == '\0' || strlen(t) > SMTP_PATH_MAX - 2)
 		return 0;
-	for (; *t != '\0'; t++)
-		if (!isalnum((unsigned char)*t) && strchr("._+-@", *t) == NULL)
+	for (p = t; *p != '\0' && p != at; p++)
+		if (!isalnum((unsigned char)*p) && strchr("._+-", *p) == NULL)
+			return 0;
+	if (p == t || *t == '.' || *t == '-')
+		return 0;
+	if (at == NULL)
+		return 1;
+	p = at + 1;
+	if (*p == '[') {
+		size_t n = strlen(p);
+
+		if (n < 3 || p[n - 1] != ']')
+			return 0;
+		for (p++; p[1] != '\0'; p++)	/* up to the final ']' */
+			if (!isalnum((unsigned char)*p) && strchr(".:", *p) == NULL)
+				return 0;
+		return 1;
+	}
+	if (*p == '\0' || *p == '.' || *p == '-')
+		return 0;
+	for (; *p != '\0'; p++)
+		if (!isalnum((unsigned char)*p) && strchr(".-", *p) == NULL)
 			return 0;
 	return 1;
 }
@@ -112,16 +139,9 @@ entry(char *s, int lineno, int (*fn)(const char *, const char *, int, void *),
 			continue;
 		for (p = tok; *p != '\0'; p++)
 			*p = (char)tolower((unsigned char)*p);
-		if (strchr(tok, '@') != NULL &&
-		    !conf_is_local_domain(strchr(tok, '@') + 1)) {
-			str_fmt(err, errsize, "line %d: target \"%s\" is not in a "
-			    "local domain (forwarding is not supported)", lineno, pr(tok));
-			buf_free(&targets);
-			return -1;
-		}
 		if (!target_ok(tok)) {
 			str_fmt(err, errsize, "line %d: unsupported target \"%s\" "
-			    "(only local names)", lineno, pr(tok));
+			    "(only names and addresses)", lineno, pr(tok));
 			buf_free(&targets);
 			return -1;
 		}

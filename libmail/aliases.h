@@ -3,7 +3,8 @@
  * continuation lines start with white space, `#` comments), compiled by
  * `maildb newaliases` into a Berkeley DB hash (SOURCE.db) like Postfix's
  * aliases.db. Targets are local names (other aliases or accounts, with an
- * optional @local.domain); files, commands and :include: are refused.
+ * optional @local.domain) or addresses in other domains (forwarded through
+ * the relay queue); files, commands and :include: are refused.
  */
 #ifndef INETMAIL_ALIASES_H
 #define INETMAIL_ALIASES_H

@@ -1,6 +1,9 @@
 /*
- * auth_pam.c - one PAM conversation per login attempt, in the root monitor.
- * The conversation answers echo-off prompts with the password and echo-on
+ * auth_pam.c - login attempts in the root monitors of pop3d and smtpd: one
+ * function for the whole attempt (throttle verdict, credential check,
+ * account checks, log line, failure delay, throttle record), so both
+ * daemons treat a login alike, and the PAM conversation underneath. The
+ * conversation answers echo-off prompts with the password and echo-on
  * prompts with the user name; anything else ends the attempt.
  */
 #include <security/pam_appl.h>
@@ -8,7 +11,10 @@
 #include <string.h>
 
 #include "auth_pam.h"
+#include "conf.h"
 #include "log.h"
+#include "throttle.h"
+#include "user.h"
 #include "util.h"
 
 struct conv_data {
@@ -136,4 +142,144 @@ auth_fail_wait(uint64_t start_ms, uint64_t delay_ms)
 
 	if (now < end)
 		sleep_ms((unsigned)(end - now));
+}
+
+int
+auth_account_check(const char *name, struct mailuser *u, const char **why)
+{
+	switch (user_lookup(name, u)) {
+	case 0:
+		if (u->uid < conf.min_uid || u->uid == 0) {
+			*why = "uid_below_min_uid";
+			return AUTHP_PERM;
+		}
+		return AUTHP_OK;
+	case 1:
+		*why = "no_account";
+		return AUTHP_PERM;
+	default:
+		*why = "account_lookup";
+		return AUTHP_TEMP;
+	}
+}
+
+int
+auth_attempt(const char *ip, const char *user, const char *mech,
+    auth_check_fn check, void *arg, struct mailuser *u)
+{
+	struct thr_verdict tv;
+	const char *why = "bad_credentials";
+	uint64_t start;
+	int r;
+
+	thr_auth_check(ip, user, &tv);
+	if (tv.refuse)
+		return AUTHP_REFUSED;
+	/* the penalty comes before the check, so a client cannot learn the
+	 * verdict early by timing out */
+	if (tv.delay_ms > 0)
+		sleep_ms(tv.delay_ms);
+	start = now_ms();
+	if (!user_name_ok(user)) {
+		why = "bad_name";
+		r = AUTHP_PERM;
+	} else
+		r = check(arg, user, u, &why);
+	if (r == AUTHP_OK)
+		log_info("login user=%s ip=%s method=%s status=ok", u->name,
+		    ip, mech);
+	else {
+		if (r != AUTHP_TEMP)
+			r = AUTHP_PERM;
+		auth_fail_wait(start, conf.auth_fail_delay);
+		log_info("login user=%s ip=%s method=%s status=%s reason=%s",
+		    pr(user), ip, mech, r == AUTHP_TEMP ? "tempfail" : "failed",
+		    why);
+	}
+	if (r != AUTHP_TEMP)
+		thr_auth_result(ip, user, r == AUTHP_OK);
+	return r;
+}
+
+struct pw_check {
+	const char	*ip;
+	const char	*pass;
+	size_t		 passlen;
+};
+
+static int
+password_check(void *arg, const char *user, struct mailuser *u,
+    const char **why)
+{
+	struct pw_check *c = arg;
+	char canon[USER_NAME_MAX + 1];
+	int r;
+
+	r = auth_pam(conf.pam_service, user, c->pass, c->passlen, c->ip,
+	    canon, sizeof(canon));
+	if (r == AUTHP_OK)
+		return auth_account_check(canon, u, why);
+	*why = r == AUTHP_TEMP ? "pam_error" : "bad_password";
+	return r;
+}
+
+int
+auth_password(const char *ip, const char *user, const char *pass,
+    size_t passlen, const char *mech, struct mailuser *u)
+{
+	struct pw_check c = { ip, pass, passlen };
+
+	return auth_attempt(ip, user, mech, password_check, &c, u);
+}
+
+/* PAM conversation for pam_acct_mgmt alone: messages are accepted, any
+ * prompt ends the attempt (there is no password to answer with). */
+static int
+acct_conv(int n, const struct pam_message **msg, struct pam_response **resp,
+    void *arg)
+{
+	int i;
+
+	(void)arg;
+	*resp = NULL;
+	if (n <= 0 || n > PAM_MAX_NUM_MSG)
+		return PAM_CONV_ERR;
+	for (i = 0; i < n; i++)
+		if (msg[i]->msg_style != PAM_ERROR_MSG &&
+		    msg[i]->msg_style != PAM_TEXT_INFO)
+			return PAM_CONV_ERR;
+	if ((*resp = calloc((size_t)n, sizeof(**resp))) == NULL)
+		return PAM_BUF_ERR;
+	return PAM_SUCCESS;
+}
+
+int
+auth_pam_account(const char *service, const char *user, const char *rhost)
+{
+	struct pam_conv pc = { acct_conv, NULL };
+	pam_handle_t *h = NULL;
+	int r;
+
+	if ((r = pam_start(service, user, &pc, &h)) != PAM_SUCCESS) {
+		log_warnx("pam_start %s: error %d", pr(service), r);
+		return AUTHP_TEMP;
+	}
+	(void)pam_set_item(h, PAM_RHOST, rhost);
+	r = pam_acct_mgmt(h, PAM_SILENT | PAM_DISALLOW_NULL_AUTHTOK);
+	if (r != PAM_SUCCESS)
+		log_debug("pam acct_mgmt: %s", pam_strerror(h, r));
+	pam_end(h, r);
+	switch (r) {
+	case PAM_SUCCESS:
+		return AUTHP_OK;
+	case PAM_USER_UNKNOWN:
+	case PAM_AUTH_ERR:
+	case PAM_PERM_DENIED:
+	case PAM_ACCT_EXPIRED:
+	case PAM_AUTHTOK_EXPIRED:
+	case PAM_NEW_AUTHTOK_REQD:
+		return AUTHP_PERM;
+	default:
+		return AUTHP_TEMP;
+	}
 }

@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -16,11 +17,41 @@
 #include "params.h"
 #include "util.h"
 
+static int queue_mode;
+/* -d, -f FILE, -o KEY=VALUE as given, for daemon_args(). */
+static char **kept;
+static size_t nkept;
+
 static void
 usage(const char *prog)
 {
-	fprintf(stderr, "usage: %s [-dV] [-f file] [-o key=value]\n", prog);
+	fprintf(stderr, "usage: %s [-dV%s] [-f file] [-o key=value]\n", prog,
+	    strcmp(prog, "smtpd") == 0 ? "q" : "");
 	exit(2);
+}
+
+static void
+keep(const char *opt, const char *arg)
+{
+	kept = xreallocarray(kept, nkept + 3, sizeof(*kept));
+	kept[nkept++] = xstrdup(opt);
+	if (arg != NULL)
+		kept[nkept++] = xstrdup(arg);
+	kept[nkept] = NULL;
+}
+
+int
+daemon_queue_mode(void)
+{
+	return queue_mode;
+}
+
+char *const *
+daemon_args(void)
+{
+	static char *none[1];
+
+	return kept != NULL ? kept : none;
 }
 
 static void
@@ -69,10 +100,17 @@ daemon_start(int argc, char *argv[], const char *prog, struct peer *peer,
 	char id[16];
 
 	conf_defaults();
-	while ((ch = getopt(argc, argv, "dVf:o:")) != -1) {
+	while ((ch = getopt(argc, argv, "dVqf:o:")) != -1) {
 		switch (ch) {
 		case 'd':
 			debug = 1;
+			keep("-d", NULL);
+			break;
+		case 'q':
+			/* only smtpd has a queue to run */
+			if (strcmp(prog, "smtpd") != 0)
+				usage(prog);
+			queue_mode = 1;
 			break;
 		case 'V':
 			printf("inetmail %s %s\n", prog, INETMAIL_VERSION);
@@ -80,8 +118,10 @@ daemon_start(int argc, char *argv[], const char *prog, struct peer *peer,
 		case 'f':
 			cfile = optarg;
 			explicit_file = 1;
+			keep("-f", optarg);
 			break;
 		case 'o':
+			keep("-o", optarg);
 			break;	/* applied after the file, below */
 		default:
 			usage(prog);
@@ -93,7 +133,7 @@ daemon_start(int argc, char *argv[], const char *prog, struct peer *peer,
 	if (conf_load(cfile, !explicit_file, err, errsize) == -1)
 		return -1;
 	optind = 1;
-	while ((ch = getopt(argc, argv, "dVf:o:")) != -1)
+	while ((ch = getopt(argc, argv, "dVqf:o:")) != -1)
 		if (ch == 'o' && conf_option(optarg, err, errsize) == -1)
 			return -1;
 	conf_finish();
@@ -103,6 +143,12 @@ daemon_start(int argc, char *argv[], const char *prog, struct peer *peer,
 
 	make_id(id, sizeof(id));
 	log_set_id(id);
+	if (queue_mode) {
+		/* fd 0 is no client (a timer, cron or runner_kick) */
+		str_copy(peer->addr, sizeof(peer->addr), "pipe");
+		str_copy(peer->name, sizeof(peer->name), "[local]");
+		return 0;
+	}
 	peer_of_fd0(peer);
 	log_info("connect ip=%s", peer->addr);
 	return 0;

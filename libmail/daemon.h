@@ -1,7 +1,8 @@
 /*
  * daemon.h - what every inetd-style daemon does first: the command line
- * (-d, -V, -f FILE, -o key=value), the configuration (-o wins over the
- * file), the log, signals, the connection id and the client's address.
+ * (-d, -V, -f FILE, -o key=value; smtpd also -q), the configuration (-o
+ * wins over the file), the log, signals, the connection id and the
+ * client's address.
  */
 #ifndef INETMAIL_DAEMON_H
 #define INETMAIL_DAEMON_H
@@ -20,5 +21,19 @@ struct peer {
  */
 int	daemon_start(int argc, char *argv[], const char *prog, struct peer *,
 	    char *err, size_t errsize);
+
+/*
+ * True when -q was given (smtpd only: run the relay queue once instead of
+ * serving a connection on fd 0). In that mode daemon_start neither looks
+ * at fd 0 nor logs a connection; peer says "pipe".
+ */
+int	daemon_queue_mode(void);
+
+/*
+ * The -d, -f and -o options this process was started with, in their
+ * order, as a NULL-terminated argv tail (copies, valid for the life of the
+ * process): what smtpd passes on when it starts `smtpd -q`.
+ */
+char *const *daemon_args(void);
 
 #endif

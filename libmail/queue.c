@@ -430,9 +430,9 @@ queue_prepare(const char *dir, uid_t uid, gid_t gid)
 		log_warn("queue: %s", dir);
 		return -1;
 	}
-	if (own_dir(fd, dir, uid, gid) == -1)
-		ret = -1;
-	for (i = 0; ret == 0 && i < sizeof(sub) / sizeof(sub[0]); i++) {
+	/* the subdirectories first: once the top one is unpriv_user's 0700,
+	 * root without CAP_DAC_OVERRIDE (the shipped units) cannot enter it */
+	for (i = 0; i < sizeof(sub) / sizeof(sub[0]); i++) {
 		if ((sfd = open_dir(fd, sub[i], 1)) == -1) {
 			log_warn("queue: %s/%s", dir, sub[i]);
 			ret = -1;
@@ -443,6 +443,8 @@ queue_prepare(const char *dir, uid_t uid, gid_t gid)
 			ret = -1;
 		close(sfd);
 	}
+	if (ret == 0 && own_dir(fd, dir, uid, gid) == -1)
+		ret = -1;
 	close(fd);
 	return ret;
 }

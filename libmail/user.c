@@ -88,8 +88,28 @@ user_maildir(const struct mailuser *u, char *out, size_t size)
 struct resolve {
 	struct mailuser	*out;
 	size_t		 max, n;
+	char		(*remote)[SMTP_PATH_MAX + 1];
+	size_t		 rmax, nremote;
 	int		 tempfail;
 };
+
+/* An alias target outside local_domains: kept once, lower case. */
+static void
+add_remote(struct resolve *r, const char *addr)
+{
+	char a[SMTP_PATH_MAX + 1];
+	size_t i;
+
+	if (str_copy(a, sizeof(a), addr) == -1)
+		return;	/* newaliases refuses such a target */
+	for (i = 0; a[i] != '\0'; i++)
+		a[i] = (char)tolower((unsigned char)a[i]);
+	for (i = 0; i < r->nremote; i++)
+		if (strcmp(r->remote[i], a) == 0)
+			return;
+	if (r->nremote < r->rmax)
+		str_copy(r->remote[r->nremote++], sizeof(a), a);
+}
 
 static void
 add_user(struct resolve *r, const struct mailuser *u)
@@ -126,8 +146,16 @@ expand(struct resolve *r, const char *local, int depth, int via_alias)
 {
 	char name[SMTP_LOCAL_MAX + 1], targets[4096], dbpath[4096];
 	struct mailuser u;
+	const char *at = strrchr(local, '@');
 	int rv;
 
+	/* forwarding is what an alias may do; a remote address as such is
+	 * the caller's business (relaying) */
+	if (via_alias && at != NULL && at > local && at[1] != '\0' &&
+	    !conf_is_local_domain(at + 1)) {
+		add_remote(r, local);
+		return;
+	}
 	if (canon(local, name, sizeof(name)) == -1 || name[0] == '\0')
 		return;
 	if (depth < ALIAS_DEPTH_MAX &&
@@ -164,19 +192,34 @@ account:
 }
 
 int
-user_resolve(const char *local, struct mailuser *out, size_t max)
+user_resolve_all(const char *local, struct mailuser *out, size_t max,
+    char (*remote)[SMTP_PATH_MAX + 1], size_t rmax, size_t *nremote)
 {
-	struct resolve r = { out, max, 0, 0 };
+	struct resolve r = { out, max, 0, remote, rmax, 0, 0 };
 	char name[SMTP_LOCAL_MAX + 1];
 	struct mailuser u;
 
+	if (nremote != NULL)
+		*nremote = 0;
 	expand(&r, local, 0, 0);
 	/* postmaster must always be accepted (RFC 5321 4.5.1): when its
 	 * aliases lead nowhere, root's mailbox gets it. */
-	if (r.n == 0 && !r.tempfail && canon(local, name, sizeof(name)) == 0 &&
+	if (r.n == 0 && r.nremote == 0 && !r.tempfail &&
+	    canon(local, name, sizeof(name)) == 0 &&
 	    strcmp(name, "postmaster") == 0 && user_lookup("root", &u) == 0)
 		add_user(&r, &u);
 	if (r.tempfail)
 		return -1;
-	return (int)r.n;
+	if (nremote != NULL)
+		*nremote = r.nremote;
+	return (int)(r.n + r.nremote);
+}
+
+int
+user_resolve(const char *local, struct mailuser *out, size_t max)
+{
+	size_t nremote;
+	int n = user_resolve_all(local, out, max, NULL, 0, &nremote);
+
+	return n < 0 ? n : n - (int)nremote;
 }

@@ -1,13 +1,17 @@
 /*
  * user.h - local accounts and recipients: an account lookup, the mailbox
  * path of an account (setting `mailbox`), and the resolution of a local
- * part (user, user+tag, postmaster, aliases) to the accounts that get a copy.
+ * part (user, user+tag, postmaster, aliases) to the accounts that get a copy
+ * (and the remote addresses an alias forwards to).
  */
 #ifndef INETMAIL_USER_H
 #define INETMAIL_USER_H
 
 #include <limits.h>
+#include <stddef.h>
 #include <sys/types.h>
+
+#include "params.h"
 
 #define USER_NAME_MAX	64
 
@@ -34,5 +38,15 @@ int	user_name_ok(const char *name);
  * temporary failure.
  */
 int	user_resolve(const char *local, struct mailuser *out, size_t max);
+
+/*
+ * user_resolve, and also the alias targets outside local_domains
+ * (forwarding, delivered through the relay queue): up to rmax of them are
+ * copied into remote (lower case, duplicates removed), *nremote set.
+ * Returns the number of accounts plus remote addresses, 0 for "no such
+ * user", -1 for a temporary failure.
+ */
+int	user_resolve_all(const char *addr, struct mailuser *out, size_t max,
+	    char (*remote)[SMTP_PATH_MAX + 1], size_t rmax, size_t *nremote);
 
 #endif

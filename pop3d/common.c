@@ -1,6 +1,6 @@
 /*
  * common.c - what both pop3d session halves share: the one reply writer,
- * the line policy, the command table and its dispatcher, CAPA, base64.
+ * the line policy, the command table and its dispatcher, CAPA.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -166,60 +166,4 @@ read_command(struct pop *p, char *line, size_t size)
 	else
 		return 1;
 	return p->quit ? -1 : 0;
-}
-
-static int
-b64_val(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
-/*
- * Strict base64 (RFC 4648 4): length a multiple of 4, padding only at the
- * end, no other characters. 0 ok, -1 bad input or too long for out.
- */
-int
-b64_decode(const char *in, unsigned char *out, size_t outsize, size_t *outlen)
-{
-	size_t n = strlen(in), i, o = 0;
-
-	if (n % 4 != 0)
-		return -1;
-	for (i = 0; i < n; i += 4) {
-		int v[4], k, pad = 0;
-		uint32_t w = 0;
-
-		for (k = 0; k < 4; k++) {
-			unsigned char c = (unsigned char)in[i + k];
-
-			if (c == '=' && i + 4 == n && k >= 2) {
-				pad++;
-				v[k] = 0;
-				continue;
-			}
-			if (pad || (v[k] = b64_val(c)) < 0)
-				return -1;
-		}
-		w = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 |
-		    (uint32_t)v[2] << 6 | (uint32_t)v[3];
-		if (o + (size_t)(3 - pad) > outsize)
-			return -1;
-		out[o++] = (unsigned char)(w >> 16);
-		if (pad < 2)
-			out[o++] = (unsigned char)(w >> 8);
-		if (pad < 1)
-			out[o++] = (unsigned char)w;
-	}
-	*outlen = o;
-	return 0;
 }

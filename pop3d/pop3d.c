@@ -18,7 +18,6 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <pwd.h>
-#include <security/pam_appl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,168 +61,45 @@ wait_child(pid_t pid, const char *what, int errfd)
 	return 0;
 }
 
+/* APOP (RFC 1939 7), the credential check of auth_attempt. */
+struct apop_req {
+	const char	*digest;
+	const char	*ts;
+	const char	*ip;
+};
+
 /*
- * The account checks every login method shares, once the credentials are
- * right: an account that exists, not root, uid >= min_uid. Returns AUTHP_*.
+ * MD5(ts || secret) from apop_db against the digest, in constant time, then
+ * the account checks and pam_acct_mgmt. A user without a secret costs a
+ * digest too, and auth_attempt's failure delay hides the rest.
  */
 static int
-account_check(const char *name, struct mailuser *u, const char **why)
+apop_verify(void *arg, const char *user, struct mailuser *u, const char **why)
 {
-	switch (user_lookup(name, u)) {
-	case 0:
-		if (u->uid < conf.min_uid || u->uid == 0) {
-			*why = "uid_below_min_uid";
-			return AUTHP_PERM;
-		}
-		return AUTHP_OK;
-	case 1:
-		*why = "no_account";
-		return AUTHP_PERM;
-	default:
-		*why = "account_lookup";
-		return AUTHP_TEMP;
-	}
-}
-
-/* Ends one attempt: logs it, and a failure returns only after
- * auth_fail_delay from start. */
-static uint32_t
-conclude(int r, const char *why, const char *user, const struct mailuser *u,
-    const char *mech, const struct peer *peer, uint64_t start)
-{
-	if (r == AUTHP_OK) {
-		log_info("login user=%s ip=%s method=%s status=ok", u->name,
-		    peer->addr, mech);
-		return ANS_OK;
-	}
-	auth_fail_wait(start, conf.auth_fail_delay);
-	log_info("login user=%s ip=%s method=%s status=%s reason=%s",
-	    pr(user), peer->addr, mech, r == AUTHP_TEMP ? "tempfail" : "failed",
-	    why);
-	return r == AUTHP_TEMP ? ANS_TEMP : ANS_PERM;
-}
-
-/*
- * One login attempt. Every failure, whatever its cause, returns only after
- * auth_fail_delay from the start of the attempt.
- */
-static uint32_t
-authenticate(const char *user, const char *pass, size_t passlen,
-    const char *mech, const struct peer *peer, struct mailuser *u)
-{
-	uint64_t start = now_ms();
-	char canon[USER_NAME_MAX + 1];
-	const char *why = "bad_password";
-	int r;
-
-	if (!user_name_ok(user)) {
-		why = "bad_name";
-		r = AUTHP_PERM;
-	} else
-		r = auth_pam(conf.pam_service, user, pass, passlen, peer->addr,
-		    canon, sizeof(canon));
-	if (r == AUTHP_OK)
-		r = account_check(canon, u, &why);
-	else if (r == AUTHP_TEMP)
-		why = "pam_error";
-	return conclude(r, why, user, u, mech, peer, start);
-}
-
-/* PAM conversation for pam_acct_mgmt alone: messages are accepted, any
- * prompt ends the attempt (there is no password to answer with). */
-static int
-acct_conv(int n, const struct pam_message **msg, struct pam_response **resp,
-    void *arg)
-{
-	int i;
-
-	(void)arg;
-	*resp = NULL;
-	if (n <= 0 || n > PAM_MAX_NUM_MSG)
-		return PAM_CONV_ERR;
-	for (i = 0; i < n; i++)
-		if (msg[i]->msg_style != PAM_ERROR_MSG &&
-		    msg[i]->msg_style != PAM_TEXT_INFO)
-			return PAM_CONV_ERR;
-	if ((*resp = calloc((size_t)n, sizeof(**resp))) == NULL)
-		return PAM_BUF_ERR;
-	return PAM_SUCCESS;
-}
-
-/*
- * pam_acct_mgmt for an APOP login: the account rules (expired, locked,
- * pam_access, ...) apply as they do after pam_authenticate for USER/PASS.
- * Returns AUTHP_*.
- */
-static int
-pam_account(const char *user, const char *rhost)
-{
-	struct pam_conv pc = { acct_conv, NULL };
-	pam_handle_t *h = NULL;
-	int r;
-
-	if ((r = pam_start(conf.pam_service, user, &pc, &h)) != PAM_SUCCESS) {
-		log_warnx("pam_start %s: error %d", pr(conf.pam_service), r);
-		return AUTHP_TEMP;
-	}
-	(void)pam_set_item(h, PAM_RHOST, rhost);
-	r = pam_acct_mgmt(h, PAM_SILENT | PAM_DISALLOW_NULL_AUTHTOK);
-	if (r != PAM_SUCCESS)
-		log_debug("pam acct_mgmt: %s", pam_strerror(h, r));
-	pam_end(h, r);
-	switch (r) {
-	case PAM_SUCCESS:
-		return AUTHP_OK;
-	case PAM_USER_UNKNOWN:
-	case PAM_AUTH_ERR:
-	case PAM_PERM_DENIED:
-	case PAM_ACCT_EXPIRED:
-	case PAM_AUTHTOK_EXPIRED:
-	case PAM_NEW_AUTHTOK_REQD:
-		return AUTHP_PERM;
-	default:
-		return AUTHP_TEMP;
-	}
-}
-
-/*
- * One APOP attempt (RFC 1939 7): MD5(ts || secret) from apop_db against
- * digest, in constant time, then the same account checks and the same
- * failure delay as authenticate(). A user without a secret costs a digest
- * too, and the delay hides the rest.
- */
-static uint32_t
-authenticate_apop(const char *user, const char *digest, const char *ts,
-    const struct peer *peer, struct mailuser *u)
-{
-	uint64_t start = now_ms();
+	struct apop_req *a = arg;
 	char secret[APOP_SECRET_MAX];
-	const char *why = "bad_digest";
 	size_t slen = 0;
 	int r = AUTHP_PERM;
 
-	if (!user_name_ok(user))
-		why = "bad_name";
-	else {
-		switch (apop_get(conf.apop_db, user, secret, sizeof(secret), &slen)) {
-		case 0:
-			if (apop_check(ts, secret, slen, digest))
-				r = AUTHP_OK;
-			break;
-		case 1:
-			(void)apop_check(ts, "", 0, digest);
-			why = "no_apop_secret";
-			break;
-		default:
-			why = "apop_db";
-			r = AUTHP_TEMP;
-		}
-		explicit_bzero(secret, sizeof(secret));
+	*why = "bad_digest";
+	switch (apop_get(conf.apop_db, user, secret, sizeof(secret), &slen)) {
+	case 0:
+		if (apop_check(a->ts, secret, slen, a->digest))
+			r = AUTHP_OK;
+		break;
+	case 1:
+		(void)apop_check(a->ts, "", 0, a->digest);
+		*why = "no_apop_secret";
+		break;
+	default:
+		*why = "apop_db";
+		r = AUTHP_TEMP;
 	}
-	if (r == AUTHP_OK && (r = account_check(user, u, &why)) == AUTHP_OK &&
-	    (r = pam_account(user, peer->addr)) != AUTHP_OK)
-		why = r == AUTHP_TEMP ? "pam_error" : "pam_account";
-	return conclude(r, why, user, u, "APOP", peer, start);
+	explicit_bzero(secret, sizeof(secret));
+	if (r == AUTHP_OK && (r = auth_account_check(user, u, why)) == AUTHP_OK &&
+	    (r = auth_pam_account(conf.pam_service, user, a->ip)) != AUTHP_OK)
+		*why = r == AUTHP_TEMP ? "pam_error" : "pam_account";
+	return r;
 }
 
 static void
@@ -328,8 +204,8 @@ monitor_run(int fd, pid_t child, const struct peer *peer, const char *apop_ts)
 	/* plaintext on an implicit TLS connection would only be noise */
 	int errfd = tls_mode() == TLS_IMPLICIT ? -1 : 1;
 	struct stat st;
-	struct thr_verdict tv;
 	uint32_t len, ans;
+	int r;
 
 	for (;;) {
 		if (ps_recv(fd, &f, -1) == -1)
@@ -345,23 +221,15 @@ monitor_run(int fd, pid_t child, const struct peer *peer, const char *apop_ts)
 			kill(child, SIGKILL);
 			break;
 		}
-		thr_auth_check(peer->addr, user, &tv);
-		if (tv.refuse)
-			ans = ANS_DELAY;
-		else {
-			/* the penalty comes before the check, so a client
-			 * cannot learn the verdict early by timing out */
-			if (tv.delay_ms > 0)
-				sleep_ms(tv.delay_ms);
-			if (f.type == REQ_APOP)
-				ans = authenticate_apop(user, digest, apop_ts,
-				    peer, &u);
-			else
-				ans = authenticate(user, pass, len, mech, peer,
-				    &u);
-			if (ans != ANS_TEMP)
-				thr_auth_result(peer->addr, user, ans == ANS_OK);
-		}
+		if (f.type == REQ_APOP) {
+			struct apop_req a = { digest, apop_ts, peer->addr };
+
+			r = auth_attempt(peer->addr, user, "APOP", apop_verify,
+			    &a, &u);
+		} else
+			r = auth_password(peer->addr, user, pass, len, mech, &u);
+		ans = r == AUTHP_OK ? ANS_OK : r == AUTHP_TEMP ? ANS_TEMP :
+		    r == AUTHP_REFUSED ? ANS_DELAY : ANS_PERM;
 		explicit_bzero(pass, sizeof(pass));
 		explicit_bzero(f.data, sizeof(f.data));
 		answer(fd, ans);

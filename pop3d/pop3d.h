@@ -97,8 +97,6 @@ void	send_capa(struct pop *);
  * bad line (try again), -1 the session is over (EOF/timeout: logged). */
 int	read_command(struct pop *, char *line, size_t size);
 void	dispatch(struct pop *, char *line);
-int	b64_decode(const char *in, unsigned char *out, size_t outsize,
-	    size_t *outlen);
 
 /* preauth.c: the AUTHORIZATION state, unprivileged in chroot_dir. */
 /* apop_ts: the monitor's APOP timestamp for the greeting, or NULL. */

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "apop.h"
+#include "base64.h"
 #include "conf.h"
 #include "log.h"
 #include "pop3d.h"

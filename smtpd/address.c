@@ -25,8 +25,12 @@ domain_len(const char *s, int *flags)
 	size_t n = 0, label = 0;
 
 	if (*p == '[') {
+		/* an address literal (4.1.3): IPv4 or "IPv6:..." characters
+		 * only (the address itself is checked by whoever connects to
+		 * it); other standardized tags cannot be delivered to */
+		n = 1;
 		while (p[n] != '\0' && p[n] != ']') {
-			if (p[n] < 0x21 || p[n] > 0x7e || p[n] == '[' || p[n] == '\\')
+			if (!isalnum(p[n]) && p[n] != '.' && p[n] != ':')
 				return 0;
 			n++;
 		}

@@ -1,7 +1,8 @@
 /*
  * session.c - the SMTP session: runs unprivileged in chroot_dir, parses
- * everything the client sends, and asks the monitor only two questions
- * (may this recipient receive; deliver this message). One command table;
+ * everything the client sends, and asks the monitor a few fixed questions
+ * (may this recipient receive; is this login right; is this sender the
+ * user's; deliver this message). One command table;
  * handlers reply through reply(), which also counts errors.
  *
  * DATA and BDAT are smuggling-proof: only CR LF "." CR LF ends DATA, where
@@ -15,6 +16,13 @@
  * before the handshake (CVE-2011-0411), and afterwards the session starts
  * over without a new greeting: HELO/EHLO, MAIL and RCPT are forgotten.
  * With tls = implicit (port 465) the handshake comes before the greeting.
+ *
+ * AUTH PLAIN and LOGIN (RFC 4954) on role = submission only, and only
+ * after TLS unless auth_require_tls = no (or no TLS is configured at all);
+ * the monitor checks the credentials and remembers who logged in. On
+ * submission MAIL needs AUTH first, and with sender_check the monitor
+ * says whether the sender belongs to that user. Whether a recipient
+ * outside local_domains may be relayed to is the monitor's decision too.
  */
 #include <errno.h>
 #include <poll.h>
@@ -27,6 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base64.h"
 #include "buf.h"
 #include "conf.h"
 #include "lineio.h"
@@ -64,7 +73,11 @@ struct session {
 	char		 msgid[16];
 	unsigned	 errors, ncmds;
 	int		 quit;
+	char		 auth_user[USER_NAME_MAX + 1];	/* "" until AUTH */
+	unsigned	 authfails;
 };
+
+#define SASL_MAX	(SMTP_AUTH_LINE_MAX / 4 * 3)	/* decoded response */
 
 static void	 reply(struct session *, int code, const char *, ...)
 		    __attribute__((format(printf, 3, 4)));
@@ -143,9 +156,11 @@ write_received(struct session *s)
 	char proto[16], tls[128], using[160] = "";
 	int secure = tls_active(&s->io);
 
-	/* RFC 3848 protocol types: ESMTPS, UTF8SMTPS (RFC 6531) */
-	str_fmt(proto, sizeof(proto), "%s%s", s->esmtp ? (s->utf8 ? "UTF8SMTP" :
-	    "ESMTP") : "SMTP", secure && s->esmtp ? "S" : "");
+	/* RFC 3848 protocol types: ESMTPS, ESMTPA, ESMTPSA; UTF8SMTPS and
+	 * UTF8SMTPSA (RFC 6531) */
+	str_fmt(proto, sizeof(proto), "%s%s%s", s->esmtp ? (s->utf8 ?
+	    "UTF8SMTP" : "ESMTP") : "SMTP", secure && s->esmtp ? "S" : "",
+	    s->auth_user[0] != '\0' && s->esmtp ? "A" : "");
 	if (secure) {
 		tls_describe(&s->io, tls, sizeof(tls));
 		str_fmt(using, sizeof(using), "\n\t(using %s)", tls);
@@ -224,6 +239,21 @@ done:
 /* ---- commands ---------------------------------------------------------- */
 
 static int
+submission(void)
+{
+	return strcmp(conf.role, "submission") == 0;
+}
+
+/* May a plaintext mechanism (PLAIN, LOGIN) be used now? As in pop3d:
+ * after TLS, unless auth_require_tls = no or no TLS is configured. */
+static int
+plaintext_auth_ok(const struct session *s)
+{
+	return !conf.auth_require_tls || tls_mode() == TLS_NONE ||
+	    tls_active(&s->io);
+}
+
+static int
 helo_name_ok(const char *h)
 {
 	size_t n = strlen(h);
@@ -250,11 +280,13 @@ cmd_helo(struct session *s, char *arg, int esmtp)
 		return;
 	}
 	io_printf(&s->io, "250-%s\r\n250-PIPELINING\r\n250-SIZE %llu\r\n"
-	    "250-8BITMIME\r\n250-ENHANCEDSTATUSCODES\r\n%s250-SMTPUTF8\r\n"
+	    "250-8BITMIME\r\n250-ENHANCEDSTATUSCODES\r\n%s%s250-SMTPUTF8\r\n"
 	    "250 CHUNKING\r\n", conf.hostname,
 	    (unsigned long long)conf.max_message_size,
 	    tls_mode() == TLS_STARTTLS && !tls_active(&s->io) ?
-	    "250-STARTTLS\r\n" : "");
+	    "250-STARTTLS\r\n" : "",
+	    submission() && plaintext_auth_ok(s) ? "250-AUTH PLAIN LOGIN\r\n" :
+	    "");
 }
 
 static void cmd_ehlo(struct session *s, char *arg) { cmd_helo(s, arg, 1); }
@@ -281,6 +313,10 @@ cmd_mail(struct session *s, char *arg)
 	const char *rest;
 	int flags, utf8 = 0;
 
+	if (submission() && s->auth_user[0] == '\0') {
+		reply(s, 530, "5.7.0 Authentication required");
+		return;
+	}
 	if ((p = after_keyword(arg, "FROM:")) == NULL) {
 		reply(s, 501, "5.5.4 Syntax: MAIL FROM:<address>");
 		return;
@@ -331,6 +367,21 @@ cmd_mail(struct session *s, char *arg)
 		reply(s, 553, "5.6.7 Non-ASCII address needs SMTPUTF8");
 		return;
 	}
+	if (submission() && conf.sender_check) {
+		char user[USER_NAME_MAX + 1];
+
+		switch (ask(s, REQ_SENDER, addr, user, sizeof(user))) {
+		case ANS_OK:
+			break;
+		case ANS_NOT_OWNER:
+			reply(s, 553, "5.7.1 <%s>: Sender address rejected: not "
+			    "owned by user %s", addr, user);
+			return;
+		default:
+			reply(s, 451, "4.3.0 <%s>: Temporary lookup failure", addr);
+			return;
+		}
+	}
 	new_msgid(s);
 	str_copy(s->sender, sizeof(s->sender), addr);
 	s->utf8 = utf8;
@@ -359,7 +410,7 @@ static void
 cmd_rcpt(struct session *s, char *arg)
 {
 	char addr[SMTP_PATH_MAX + 1], detail[32], *p;
-	const char *rest, *at;
+	const char *rest;
 	int flags;
 
 	if ((p = after_keyword(arg, "TO:")) == NULL) {
@@ -384,13 +435,14 @@ cmd_rcpt(struct session *s, char *arg)
 		reply(s, 452, "4.5.3 Error: too many recipients");
 		return;
 	}
-	if ((at = strrchr(addr, '@')) != NULL && !conf_is_local_domain(at + 1)) {
-		reply(s, 554, "5.7.1 <%s>: Relay access denied", addr);
-		return;
-	}
+	/* relaying is the monitor's decision: it knows who authenticated
+	 * and the client's real address */
 	switch (ask_rcpt(s, addr, detail, sizeof(detail))) {
 	case ANS_OK:
 		break;
+	case ANS_RELAY:
+		reply(s, 554, "5.7.1 <%s>: Relay access denied", addr);
+		return;
 	case ANS_NOUSER:
 		reply(s, 550, "5.1.1 <%s>: Recipient address rejected: User unknown", addr);
 		return;
@@ -557,11 +609,263 @@ cmd_starttls(struct session *s, char *arg)
 		return;
 	}
 	tls_notify(s);
-	/* RFC 3207 4.2: forget everything, the client starts with EHLO. */
+	/* RFC 3207 4.2: forget everything, the client starts with EHLO
+	 * (a login before TLS too; the monitor forgets it at REQ_TLS). */
 	reset_transaction(s);
 	s->state = ST_GREET;
 	s->esmtp = 0;
 	s->helo[0] = '\0';
+	s->auth_user[0] = '\0';
+}
+
+/* ---- AUTH (RFC 4954) ----------------------------------------------------- */
+
+/*
+ * Reads one SASL response line (up to SMTP_AUTH_LINE_MAX with CRLF).
+ * 0 ok; -1 the exchange is over: answered, or the session ends.
+ */
+static int
+sasl_line(struct session *s, char *line, size_t size)
+{
+	size_t len;
+	unsigned flags;
+	int r;
+
+	r = io_getline(&s->io, line, size - 2, &len, &flags);
+	if (r == IO_TIMEOUT) {
+		reply(s, 421, "4.4.2 %s Error: timeout exceeded", conf.hostname);
+		s->quit = 1;
+		return -1;
+	}
+	if (r != IO_OK) {
+		log_info("disconnect reason=%s during AUTH", r == IO_EOF ? "eof" :
+		    "error");
+		s->quit = 1;
+		return -1;
+	}
+	if (++s->ncmds > SMTP_MAX_COMMANDS) {
+		reply(s, 421, "4.7.0 %s Error: too many commands", conf.hostname);
+		s->quit = 1;
+		return -1;
+	}
+	if (flags & IOL_LONG) {
+		reply(s, 500, "5.5.6 Authentication Exchange line is too long");
+		return -1;
+	}
+	if (flags & (IOL_BARE_LF | IOL_BARE_CR | IOL_NUL)) {
+		reply(s, 501, "5.5.2 Error: bad characters in AUTH response");
+		return -1;
+	}
+	return 0;
+}
+
+/* Decodes a SASL response ("=" is empty, "*" cancels); -1 answered. */
+static int
+sasl_decode(struct session *s, const char *in, unsigned char *out,
+    size_t *len)
+{
+	if (strcmp(in, "*") == 0) {
+		reply(s, 501, "5.7.0 Authentication aborted");
+		return -1;
+	}
+	if (strcmp(in, "=") == 0) {
+		*len = 0;
+		return 0;
+	}
+	if (b64_decode(in, out, SASL_MAX, len) == -1) {
+		reply(s, 501, "5.5.2 Cannot decode response");
+		return -1;
+	}
+	return 0;
+}
+
+/* A name the monitor would refuse as malformed becomes "" (still a
+ * failed attempt that costs the delay and counts for the throttle). */
+static const char *
+frame_name(const char *user)
+{
+	size_t i;
+
+	if (strlen(user) > USER_NAME_MAX)
+		return "";
+	for (i = 0; user[i] != '\0'; i++)
+		if ((unsigned char)user[i] < 0x20 || user[i] == 0x7f)
+			return "";
+	return user;
+}
+
+/* Asks the monitor to check user/pass and answers the client. */
+static void
+login(struct session *s, const char *user, unsigned char *pass,
+    size_t passlen, const char *mech)
+{
+	struct ps_frame f;
+	char who[USER_NAME_MAX + 1];
+	const char *u = frame_name(user);
+
+	if (passlen > SMTP_PASS_MAX) {	/* no such password: fail, checked */
+		u = "";
+		passlen = 0;
+	}
+	ps_init(&f, REQ_AUTH);
+	if (ps_put_str(&f, u) == -1 || ps_put_u32(&f, (uint32_t)passlen) == -1 ||
+	    ps_put_bytes(&f, pass, passlen) == -1 || ps_put_str(&f, mech) == -1)
+		fatalx("auth frame too long");
+	explicit_bzero(pass, passlen);
+	if (ps_send(s->mfd, &f, -1) == -1)
+		fatalx("monitor went away");
+	explicit_bzero(f.data, sizeof(f.data));
+	if (ps_recv(s->mfd, &f, -1) == -1 ||
+	    ps_get_str(&f, who, sizeof(who)) == -1)
+		fatalx("monitor: bad answer");
+	switch (f.type) {
+	case ANS_OK:
+		str_copy(s->auth_user, sizeof(s->auth_user), who);
+		reply(s, 235, "2.7.0 Authentication successful");
+		break;
+	case ANS_AUTH_FAIL:
+		reply(s, 535, "5.7.8 Authentication credentials invalid");
+		if (++s->authfails >= SMTP_AUTH_TRIES && !s->quit) {
+			reply(s, 421, "4.7.0 %s Error: too many failed "
+			    "authentication attempts", conf.hostname);
+			log_info("disconnect reason=auth_failures");
+			s->quit = 1;
+		}
+		break;
+	case ANS_AUTH_BLOCKED:
+		reply(s, 421, "4.7.0 %s Error: too many failed logins from "
+		    "your address, try again later", conf.hostname);
+		log_info("disconnect reason=auth_throttled");
+		s->quit = 1;
+		break;
+	case ANS_TEMP:
+		reply(s, 454, "4.7.0 Temporary authentication failure");
+		break;
+	default:
+		fatalx("bad answer %u from monitor", (unsigned)f.type);
+	}
+}
+
+/* PLAIN (RFC 4616): [authzid] NUL authcid NUL passwd. */
+static void
+auth_plain(struct session *s, char *ir)
+{
+	static char line[SMTP_AUTH_LINE_MAX];
+	static unsigned char buf[SASL_MAX + 1];
+	unsigned char *authz, *authc, *pw, *end;
+	char user[USER_NAME_MAX + 2];
+	size_t n;
+
+	if (ir == NULL) {
+		io_printf(&s->io, "334 \r\n");
+		if (sasl_line(s, line, sizeof(line)) == -1)
+			goto out;
+		ir = line;
+	}
+	if (sasl_decode(s, ir, buf, &n) == -1)
+		goto out;
+	end = buf + n;
+	authz = buf;
+	if ((authc = memchr(authz, '\0', n)) == NULL ||
+	    (pw = memchr(authc + 1, '\0', (size_t)(end - authc - 1))) == NULL ||
+	    memchr(pw + 1, '\0', (size_t)(end - pw - 1)) != NULL) {
+		reply(s, 501, "5.5.2 Malformed PLAIN response");
+		goto out;
+	}
+	authc++;
+	pw++;
+	if ((size_t)(pw - 1 - authc) > USER_NAME_MAX)
+		user[0] = '\0';
+	else {
+		memcpy(user, authc, (size_t)(pw - 1 - authc));
+		user[pw - 1 - authc] = '\0';
+	}
+	/* acting for someone else is not offered: a failed login */
+	if (authz[0] != '\0' && strcmp((char *)authz, user) != 0)
+		user[0] = '\0';
+	login(s, user, pw, (size_t)(end - pw), "PLAIN");
+out:
+	explicit_bzero(buf, sizeof(buf));
+	explicit_bzero(line, sizeof(line));
+}
+
+/* LOGIN (draft-murchison-sasl-login): user name, then password. */
+static void
+auth_login(struct session *s, char *ir)
+{
+	static char line[SMTP_AUTH_LINE_MAX];
+	static unsigned char buf[SASL_MAX + 1];
+	char user[USER_NAME_MAX + 2];
+	size_t n;
+
+	if (ir == NULL) {
+		io_printf(&s->io, "334 VXNlcm5hbWU6\r\n");
+		if (sasl_line(s, line, sizeof(line)) == -1)
+			goto out;
+		ir = line;
+	}
+	if (sasl_decode(s, ir, buf, &n) == -1)
+		goto out;
+	if (n > USER_NAME_MAX || memchr(buf, '\0', n) != NULL)
+		n = 0;
+	memcpy(user, buf, n);
+	user[n] = '\0';
+	io_printf(&s->io, "334 UGFzc3dvcmQ6\r\n");
+	if (sasl_line(s, line, sizeof(line)) == -1 ||
+	    sasl_decode(s, line, buf, &n) == -1)
+		goto out;
+	login(s, user, buf, n, "LOGIN");
+out:
+	explicit_bzero(buf, sizeof(buf));
+	explicit_bzero(line, sizeof(line));
+}
+
+static void
+cmd_auth(struct session *s, char *arg)
+{
+	char *ir;
+
+	if (!submission()) {
+		reply(s, 503, "5.5.1 Error: authentication not enabled");
+		return;
+	}
+	if (!s->esmtp) {
+		reply(s, 503, "5.5.1 Error: send EHLO first");
+		return;
+	}
+	if (s->state & (ST_MAIL | ST_RCPT)) {
+		reply(s, 503, "5.5.1 Error: MAIL transaction in progress");
+		return;
+	}
+	if (s->auth_user[0] != '\0') {
+		reply(s, 503, "5.5.1 Error: already authenticated");
+		return;
+	}
+	if ((ir = strchr(arg, ' ')) != NULL) {
+		*ir++ = '\0';
+		if (*ir == '\0' || strchr(ir, ' ') != NULL) {
+			reply(s, 501, "5.5.4 Syntax: AUTH mechanism "
+			    "[initial-response]");
+			return;
+		}
+	}
+	if (*arg == '\0') {
+		reply(s, 501, "5.5.4 Syntax: AUTH mechanism [initial-response]");
+		return;
+	}
+	if (strcasecmp(arg, "PLAIN") != 0 && strcasecmp(arg, "LOGIN") != 0) {
+		reply(s, 504, "5.5.4 Unrecognized authentication type");
+		return;
+	}
+	if (!plaintext_auth_ok(s)) {
+		reply(s, 538, "5.7.11 Encryption required for requested "
+		    "authentication mechanism");
+		return;
+	}
+	if (strcasecmp(arg, "PLAIN") == 0)
+		auth_plain(s, ir);
+	else
+		auth_login(s, ir);
 }
 
 static void
@@ -592,7 +896,7 @@ cmd_help(struct session *s, char *arg)
 {
 	(void)arg;
 	reply(s, 214, "2.0.0 Commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP "
-	    "QUIT HELP VRFY EXPN");
+	    "QUIT HELP VRFY EXPN%s", submission() ? " AUTH" : "");
 }
 
 /* VRFY and EXPN take a bare name or a path. */
@@ -659,8 +963,9 @@ cmd_expn(struct session *s, char *arg)
 	}
 	p = list;
 	while ((name = strsep(&p, " ")) != NULL)
-		io_printf(&s->io, "250%c2.1.5 <%s@%s>\r\n", p ? '-' : ' ', name,
-		    conf.hostname);
+		io_printf(&s->io, "250%c2.1.5 <%s%s%s>\r\n", p ? '-' : ' ', name,
+		    strchr(name, '@') ? "" : "@",	/* forwarding: an address */
+		    strchr(name, '@') ? "" : conf.hostname);
 }
 
 struct cmd {
@@ -684,6 +989,7 @@ static const struct cmd cmds[] = {
 	{ "VRFY",	ST_ANY,			CF_SYNC,	cmd_vrfy },
 	{ "EXPN",	ST_ANY,			CF_SYNC,	cmd_expn },
 	{ "STARTTLS",	ST_ANY,			0,		cmd_starttls },
+	{ "AUTH",	ST_HELO | ST_MAIL | ST_RCPT, 0,		cmd_auth },
 	{ NULL,		0,			0,		NULL },
 };
 
@@ -796,7 +1102,7 @@ void
 session_run(int mfd, const struct peer *peer)
 {
 	struct session s;
-	char line[SMTP_CMD_MAX];
+	static char line[SMTP_AUTH_LINE_MAX];	/* RFC 4954 4: AUTH lines */
 	size_t len;
 	unsigned flags;
 	int r;
@@ -828,11 +1134,15 @@ session_run(int mfd, const struct peer *peer)
 		return;
 	io_printf(&s.io, "220 %s ESMTP inetmail\r\n", conf.hostname);
 	while (!s.quit) {
-		r = io_getline(&s.io, line, SMTP_CMD_MAX - 2, &len, &flags);
+		r = io_getline(&s.io, line, sizeof(line) - 2, &len, &flags);
 		if (r == IO_TIMEOUT) {
 			reply(&s, 421, "4.4.2 %s Error: timeout exceeded", conf.hostname);
 			break;
 		}
+		/* only AUTH may be longer than 512 octets (RFC 5321 4.5.3.1.4) */
+		if (r == IO_OK && len > SMTP_CMD_MAX - 2 &&
+		    !str_prefix_ci(line, "AUTH "))
+			flags |= IOL_LONG;
 		if (r != IO_OK) {
 			log_info("disconnect reason=%s", r == IO_EOF ? "eof" : "error");
 			break;

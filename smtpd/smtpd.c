@@ -2,6 +2,7 @@
  * smtpd.c - entry point: options, configuration, then the split into the
  * root monitor (this process) and the unprivileged SMTP session (a child in
  * chroot_dir as unpriv_user). The client is fd 0 and fd 1 (inetd style).
+ * With -q there is no client: smtpd runs the relay queue once (runner.c).
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -19,10 +20,23 @@
 #include "log.h"
 #include "params.h"
 #include "privsep.h"
+#include "runner.h"
 #include "smtpd.h"
 #include "throttle.h"
 #include "tls.h"
 #include "util.h"
+
+/* -d was given (then the log already goes to stderr). */
+static int
+debug_given(void)
+{
+	char *const *a;
+
+	for (a = daemon_args(); *a != NULL; a++)
+		if (strcmp(*a, "-d") == 0)
+			return 1;
+	return 0;
+}
 
 int
 main(int argc, char *argv[])
@@ -34,8 +48,19 @@ main(int argc, char *argv[])
 	struct peer peer;
 	pid_t pid;
 
-	if (daemon_start(argc, argv, "smtpd", &peer, err, sizeof(err)) == -1)
+	if (daemon_start(argc, argv, "smtpd", &peer, err, sizeof(err)) == -1) {
+		if (daemon_queue_mode()) {
+			/* a timer, cron or an administrator: no SMTP client,
+			 * and stderr is theirs (with -d the log has it) */
+			log_warnx("configuration: %s", err);
+			if (!debug_given())
+				fprintf(stderr, "smtpd: configuration: %s\n", err);
+			return 1;
+		}
 		goto conf_error;
+	}
+	if (daemon_queue_mode())
+		return runner_main();
 
 	/* The key is read here, as root, and never after the drop. */
 	if (tls_server_init(err, sizeof(err)) == -1)

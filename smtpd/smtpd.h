@@ -21,7 +21,17 @@ enum {
 				   client go on? ANS_OK or ANS_BLOCKED (DNSBL) */
 	REQ_TX_RCPT,		/* str address, str sender ("" = null sender):
 				   RCPT in a transaction: REQ_RCPT's answers,
-				   or ANS_GREYLISTED */
+				   ANS_GREYLISTED, or ANS_RELAY for an address
+				   outside local_domains from a client that
+				   neither authenticated nor is trusted */
+	REQ_AUTH,		/* str user, u32 len + bytes password, str
+				   mechanism (PLAIN|LOGIN): role submission
+				   only, at most SMTP_AUTH_TRIES failures;
+				   ANS_OK (detail: the account name),
+				   ANS_AUTH_FAIL, ANS_TEMP or ANS_AUTH_BLOCKED */
+	REQ_SENDER,		/* str address: MAIL FROM on role submission
+				   with sender_check: ANS_OK, ANS_NOT_OWNER
+				   (detail: the authenticated user), ANS_TEMP */
 };
 
 /* Monitor -> session answers (u32 status, then a str detail). */
@@ -32,13 +42,27 @@ enum {
 	ANS_FULL,		/* mailbox full / no space */
 	ANS_GREYLISTED,		/* detail: seconds until a retry can pass */
 	ANS_BLOCKED,		/* detail: the DNSBL zone listing the client */
+	ANS_RELAY,		/* relay access denied */
+	ANS_AUTH_FAIL,		/* wrong credentials (535) */
+	ANS_AUTH_BLOCKED,	/* throttled: refused unchecked (421) */
+	ANS_NOT_OWNER,		/* the sender is not the authenticated user's */
 };
+
+#define SMTP_AUTH_TRIES	3	/* failed AUTH per connection, then 421 */
+#define SMTP_PASS_MAX	1024	/* longer passwords fail unchecked */
 
 /* The message as the session hands it to the monitor (LF line ends). */
 #define MSG_SENDER_MAX	256
 
 
 void	session_run(int monitor_fd, const struct peer *);
+/*
+ * Answers the session child's requests until it closes, then reaps it.
+ * client_fd is the client socket (its address decides relaying, DNSBL,
+ * throttling; a 421 goes there when the child dies), or -1 for a caller
+ * without a client (the queue runner delivering bounces): no DNSBL, no
+ * relaying, nothing written.
+ */
 void	monitor_run(int session_fd, int client_fd, pid_t child);
 
 /* Address syntax (address.c). */

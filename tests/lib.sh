@@ -95,6 +95,10 @@ for s in inetmail; do
 	printf 'auth\trequired\t%s passdb=%s\naccount\trequired\t%s passdb=%s\n' \
 	    "$PAM_MATRIX" "$T/passdb" "$PAM_MATRIX" "$T/passdb" >"$T/pam.d/$s"
 done
+# A service whose module cannot be loaded: PAM fails with a system error,
+# which the daemons must answer as a temporary failure.
+printf 'auth\trequired\t%s\naccount\trequired\t%s\n' "$T/no-such-module.so" \
+    "$T/no-such-module.so" >"$T/pam.d/inetmail-broken"
 PAM_DENY=/usr/lib/x86_64-linux-gnu/security/pam_deny.so; [ -e "$PAM_DENY" ] || PAM_DENY=pam_deny.so
 printf "auth\trequired\t%s\naccount\trequired\t%s\npassword\trequired\t%s\nsession\trequired\t%s\n" "$PAM_DENY" "$PAM_DENY" "$PAM_DENY" "$PAM_DENY" \
     >"$T/pam.d/other"
@@ -120,7 +124,13 @@ unpriv_user = inetmail
 pam_service = inetmail
 aliases = $T/aliases
 min_uid = 1000
+queue_dir = $T/queue
+trusted_networks =
 EOF
+
+# queue_dir keeps any relayed message inside $T. trusted_networks is empty
+# (its default trusts loopback, where every test client connects from):
+# a test that wants relaying for a trusted client says so with -o.
 
 # ---- the cwrap environment ---------------------------------------------
 # CWRAP_PAM=0 (set before sourcing) leaves pam_wrapper out: its
@@ -158,9 +168,10 @@ if [ "$LIB_ASAN" = 1 ]; then
 		"UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:log_path=$T/san/ubsan"
 	)
 fi
-# The same without pam_wrapper, for programs that never call PAM (smtpd
-# until SMTP AUTH exists): pam_wrapper's runtime dirs are few and its
-# constructor races, so many smtpd processes starting at once would fail.
+# The same without pam_wrapper, for smtpd unless a test needs SMTP AUTH
+# (SMTPD_PAM=1, set any time before the launcher starts): pam_wrapper's
+# runtime dirs are few and its constructor races, so many smtpd processes
+# starting at once (the load and concurrency tests) would fail.
 CWRAP_ENV_NOPAM=("LD_PRELOAD=${CWRAP_PRELOAD//$WRAPLIB\/libpam_wrapper.so:/}")
 for kv in "${CWRAP_ENV[@]}"; do
 	case $kv in PAM_WRAPPER*) ;; *) CWRAP_ENV_NOPAM+=("$kv") ;; esac
@@ -168,7 +179,7 @@ done
 CWRAP_ENV=("LD_PRELOAD=$CWRAP_PRELOAD" "${CWRAP_ENV[@]}")
 # daemon_env PROG: the environment array name for PROG.
 daemon_env() {
-	case ${1##*/} in smtpd) echo CWRAP_ENV_NOPAM ;; *) echo CWRAP_ENV ;; esac
+	case ${1##*/}:${SMTPD_PAM:-0} in smtpd:0) echo CWRAP_ENV_NOPAM ;; *) echo CWRAP_ENV ;; esac
 }
 
 # cw CMD ARGS...: run a command under the cwrap environment.
@@ -208,11 +219,13 @@ diag() { printf '# %s\n' "$@"; }
 # check WHAT CMD ARGS...: ok when CMD exits 0 (its output goes to the log).
 check() {
 	local what=$1; shift
-	if "$@" >"$T/check.out" 2>&1; then
+	local rc=0
+	"$@" >"$T/check.out" 2>&1 || rc=$?
+	if [ $rc = 0 ]; then
 		pass "$what"
 	else
 		fail "$what"
-		diag "command: $*" "exit status $?"
+		diag "command: $*" "exit status $rc"
 		sed 's/^/#   /' "$T/check.out" | tail -n 20
 	fi
 }
@@ -426,6 +439,13 @@ PYEOF
 		fail "$1"
 		printf '%s\n' "$out" | sed 's/^/#   /'
 	fi
+}
+
+# index_read USER: what the mailbox's first reader does (maildb ls syncs the
+# index with the Maildir, building it when absent): delivery itself leaves
+# the index alone (libmail/maildir.c).
+index_read() {
+	cw "$MAILDB" -f "$CONF" ls "$1" >/dev/null
 }
 
 # index_check USER: the Berkeley DB index of USER's Maildir agrees with the

@@ -228,9 +228,33 @@ smtp_ok() {
 		case " $* " in *" --tls "* | *" --tls-on-connect "*)
 			check "$what: Received: says ESMTPS" grep -q 'with ESMTPS' "$f" ;;
 		esac
+		case " $* " in *" --auth "*)
+			check "$what: Received: says ESMTPSA (authenticated)" grep -q 'with ESMTPS\?A ' "$f" ;;
+		esac
 	else
 		fail "$what: one new file with the marker in $MD/new"
 	fi
+}
+# submission_ok WHAT PORT MARKER TLS-ARGS...: role=submission with the real
+# password through pam_unix (smtp_ok with AUTH PLAIN), MAIL without AUTH
+# refused (530), a wrong password refused (535, swaks exit 28), another
+# sender refused (553 5.7.1).
+submission_ok() {
+	local what=$1 port=$2 mk=$3 out; shift 3
+	smtp_ok "$what" "$port" "$mk" "$@" --auth PLAIN --auth-user "$DUSER" \
+	    --auth-password "$PASS" --from "$DUSER@deploy.test"
+	out=$(timeout 30 swaks -n --server 127.0.0.1 --port "$port" "$@" \
+	    --from "$DUSER@deploy.test" --to "$DUSER@deploy.test" 2>&1)
+	check_match "$what: MAIL without AUTH refused (530 5.7.0)" '530 5\.7\.0' "$out"
+	out=$(timeout 30 swaks -n --server 127.0.0.1 --port "$port" "$@" --auth PLAIN \
+	    --auth-user "$DUSER" --auth-password "wrong-$PASS" --from "$DUSER@deploy.test" \
+	    --to "$DUSER@deploy.test" 2>&1)
+	check_eq "$what: a wrong password is refused (swaks exit 28)" 28 "$?"
+	check_match "$what: ... with 535 5.7.8" '535 5\.7\.8' "$out"
+	out=$(timeout 30 swaks -n --server 127.0.0.1 --port "$port" "$@" --auth PLAIN \
+	    --auth-user "$DUSER" --auth-password "$PASS" --from "someone@deploy.test" \
+	    --to "$DUSER@deploy.test" 2>&1)
+	check_match "$what: someone else's sender address refused (553 5.7.1)" '553 5\.7\.1' "$out"
 }
 # pop3_ok WHAT URL MARKER [CURL-ARGS...]: LIST and RETR of every message
 # over POP3 with the real password find the marker; a wrong password is
@@ -318,11 +342,12 @@ else
 	pop3_ok "inetd pop3" "pop3://127.0.0.1:${IPORT[pop3]}" inetd-25
 fi
 session_ids "inetd pop3" "${IPORT[pop3]}" pop3d "$INS"
+[ -n "${IPORT[submission]:-}" ] || fail "inetd: the shipped submission line runs"
+[ "$TLS" = 0 ] || [ -n "${IPORT[submissions]:-}" ] || fail "inetd: the shipped submissions line runs"
 for s in submission submissions; do
 	[ -n "${IPORT[$s]:-}" ] || continue
-	tl=(--tls); [ "$s" = submissions ] && tl=(--tls-on-connect)
-	smtp_ok "inetd $s" "${IPORT[$s]}" "inetd-$s" "${tl[@]}" \
-	    --auth PLAIN --auth-user "$DUSER" --auth-password "$PASS"
+	tl=(); [ "$TLS" = 1 ] && tl=(--tls); [ "$s" = submissions ] && tl=(--tls-on-connect)
+	submission_ok "inetd $s" "${IPORT[$s]}" "inetd-$s" "${tl[@]}"
 done
 # fetchmail with the real password (from ~/.netrc), keeping the mail.
 if have fetchmail; then
@@ -389,11 +414,12 @@ if [ "$TLS" = 1 ]; then
 else
 	pop3_ok "unit pop3d" "pop3://127.0.0.1:${SPORT[110]}" ssa-25
 fi
+[ -n "${SPORT[587]:-}" ] || fail "the submission unit (port 587) runs"
+[ "$TLS" = 0 ] || [ -n "${SPORT[465]:-}" ] || fail "the submissions unit (port 465) runs"
 for port in 587 465; do
 	[ -n "${SPORT[$port]:-}" ] || continue
-	tl=(--tls); [ "$port" = 465 ] && tl=(--tls-on-connect)
-	smtp_ok "unit port $port" "${SPORT[$port]}" "ssa-$port" "${tl[@]}" \
-	    --auth PLAIN --auth-user "$DUSER" --auth-password "$PASS"
+	tl=(); [ "$TLS" = 1 ] && tl=(--tls); [ "$port" = 465 ] && tl=(--tls-on-connect)
+	submission_ok "unit port $port" "${SPORT[$port]}" "ssa-$port" "${tl[@]}"
 done
 check_match "maildb ls (installed) lists the message" "deploy ssa-25" \
     "$(/usr/local/sbin/maildb ls "$DUSER" 2>&1)"
@@ -430,6 +456,11 @@ else
 		check "xinetd parses and listens for $n" wait_port "${XPORT[$n]}"
 	done
 	smtp_ok "xinetd smtp" "${XPORT[inetmail-smtp]}" xinetd-25
+	tl=(); [ "$TLS" = 1 ] && tl=(--tls)
+	[ -n "${XPORT[inetmail-submission]:-}" ] &&
+	    submission_ok "xinetd submission" "${XPORT[inetmail-submission]}" xinetd-587 "${tl[@]}"
+	[ -n "${XPORT[inetmail-submissions]:-}" ] &&
+	    submission_ok "xinetd submissions" "${XPORT[inetmail-submissions]}" xinetd-465 --tls-on-connect
 	if [ "$TLS" = 1 ]; then
 		pop3_ok "xinetd pop3 STLS" "pop3://127.0.0.1:${XPORT[inetmail-pop3]}" xinetd-25 --ssl-reqd "${CURLTLS[@]}"
 		[ -n "${XPORT[inetmail-pop3s]:-}" ] &&

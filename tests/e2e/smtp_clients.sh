@@ -194,6 +194,7 @@ for u in alice bob carol; do
 	check_eq "$u: nothing left in Maildir/tmp" 0 "$tmpn"
 done
 for u in alice bob; do
+	check "$u: a reader builds the index (maildb ls)" index_read "$u"
 	check "$u: the index agrees with the Maildir" index_check "$u"
 done
 

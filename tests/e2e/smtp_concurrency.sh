@@ -44,6 +44,7 @@ dups=$(cat "$(maildir alice)"/new/* 2>/dev/null | grep -i '^Message-Id:' | sort 
 ids=$(cat "$(maildir alice)"/new/* 2>/dev/null | grep -ic '^Message-Id:')
 check_eq "every message has a Message-Id" "$N" "$ids"
 check_eq "no Message-Id occurs twice (no duplicates)" 0 "$dups"
+check "a reader builds the index (maildb ls)" index_read alice
 check "the index agrees with the Maildir (db5.3_dump under the lock)" index_check alice
 
 # maildb's own view, when it has the subcommands.

@@ -42,15 +42,17 @@ FUZZ_SRC_fuzz_index	   = libmail/index.c libmail/dbstore.c libmail/maildir.c lib
 			     libmail/log.c libmail/buf.c
 FUZZ_SRC_fuzz_privsep	   = libmail/privsep.c libmail/log.c
 FUZZ_SRC_fuzz_smtp_reply   = libmail/smtpc_reply.c libmail/util.c libmail/log.c
+FUZZ_SRC_fuzz_dsn	   = libmail/dsn.c libmail/queue.c libmail/dbstore.c libmail/buf.c \
+			     libmail/conf.c libmail/util.c libmail/log.c
 FUZZ_SRC_fuzz_queue_record = libmail/queue.c libmail/dbstore.c libmail/conf.c \
 			     libmail/util.c libmail/log.c
 FUZZ_SRC_fuzz_lineio	   = libmail/lineio.c libmail/buf.c libmail/util.c libmail/log.c
 FUZZ_SRC_fuzz_smtp_data	   = smtpd/message.c libmail/lineio.c libmail/buf.c \
 			     libmail/conf.c libmail/util.c libmail/log.c
-FUZZ_POP3_SRC		   = pop3d/common.c pop3d/preauth.c libmail/apop.c libmail/tls.c \
+FUZZ_POP3_SRC		   = pop3d/common.c pop3d/preauth.c libmail/base64.c libmail/apop.c libmail/tls.c \
 			     libmail/lineio.c libmail/privsep.c libmail/buf.c \
 			     libmail/conf.c libmail/util.c libmail/log.c
-FUZZ_SRC_fuzz_base64	   = $(FUZZ_POP3_SRC)
+FUZZ_SRC_fuzz_base64	   = libmail/base64.c
 FUZZ_SRC_fuzz_pop3_preauth = $(FUZZ_POP3_SRC)
 
 define FUZZ_RULE

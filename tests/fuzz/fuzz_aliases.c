@@ -2,9 +2,11 @@
  * fuzz_aliases.c - libmail/aliases.c alias_parse() on any aliases(5) text.
  * Invariants checked in the callback for every entry it reports: the name
  * is 1..64 characters of [a-z0-9._+-] (lower case), the targets are a
- * non-empty comma-separated list of at most ALIAS_TARGETS_MAX local names
- * (no file, pipe, :include: or quote), each with at most one '@' whose
- * domain is local; the line number is within the input. On failure the
+ * non-empty comma-separated list of at most ALIAS_TARGETS_MAX names or
+ * addresses (no file, pipe, :include: or quote): a local part of
+ * [a-z0-9._+-], then optionally '@' and a domain of [a-z0-9.-] or an
+ * address literal "[...]" of [a-z0-9.:]; the line number is within the
+ * input. On failure the
  * error message is terminated and starts "line N:".
  */
 #include <ctype.h>
@@ -35,7 +37,7 @@ cb(const char *name, const char *targets, int lineno, void *arg)
 	FUZZ_CHECK(*targets != '\0' && *targets != ',');
 	FUZZ_CHECK(targets[strlen(targets) - 1] != ',');
 	for (t = targets; *t != '\0'; t++) {
-		FUZZ_CHECK(isalnum((unsigned char)*t) || strchr("._+-@,", *t) != NULL);
+		FUZZ_CHECK(isalnum((unsigned char)*t) || strchr("._+-@,[]:", *t) != NULL);
 		FUZZ_CHECK(!isupper((unsigned char)*t));
 		if (*t == ',') {
 			count++;
@@ -49,16 +51,25 @@ cb(const char *name, const char *targets, int lineno, void *arg)
 			t++;
 		FUZZ_CHECK(*t != '|' && *t != '/' && *t != ':' && *t != '"');
 		e = strchr(t, ',');
-		at = memchr(t, '@', e ? (size_t)(e - t) : strlen(t));
+		n = e ? (size_t)(e - t) : strlen(t);
+		FUZZ_CHECK(n >= 1 && n <= SMTP_PATH_MAX - 2);
+		at = NULL;
+		for (p = t; p < t + n; p++)
+			if (*p == '@')
+				at = p;
+		for (p = t; p < (at ? at : t + n); p++)
+			FUZZ_CHECK(isalnum((unsigned char)*p) || strchr("._+-", *p) != NULL);
 		if (at != NULL) {
-			char dom[512];
-			size_t dl = e ? (size_t)(e - at - 1) : strlen(at + 1);
+			const char *d = at + 1, *end = t + n;
 
-			if (dl < sizeof(dom)) {
-				memcpy(dom, at + 1, dl);
-				dom[dl] = '\0';
-				FUZZ_CHECK(conf_is_local_domain(dom));
-			}
+			FUZZ_CHECK(at > t && d < end);
+			if (*d == '[') {
+				FUZZ_CHECK(end - d >= 3 && end[-1] == ']');
+				for (p = d + 1; p < end - 1; p++)
+					FUZZ_CHECK(isalnum((unsigned char)*p) || *p == '.' || *p == ':');
+			} else
+				for (p = d; p < end; p++)
+					FUZZ_CHECK(isalnum((unsigned char)*p) || *p == '.' || *p == '-');
 		}
 	}
 	FUZZ_CHECK(count <= ALIAS_TARGETS_MAX);

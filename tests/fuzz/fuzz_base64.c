@@ -1,6 +1,7 @@
 /*
- * fuzz_base64.c - pop3d/common.c b64_decode(), the strict RFC 4648 decoder
- * behind POP3 AUTH (and the SASL responses). The first input byte picks the
+ * fuzz_base64.c - libmail/base64.c b64_decode(), the strict RFC 4648
+ * decoder behind the SASL exchanges of pop3d and smtpd AUTH, and
+ * b64_encode (the SMTP client's credentials). The first input byte picks the
  * output size (the exact-size buffer lets ASan see an overflow), the rest
  * is the text. Invariants: success only for a length that is a multiple of
  * 4 with '=' only as the last one or two characters and only the 64
@@ -10,7 +11,7 @@
  * the last character (see the report: they are not required to be zero).
  */
 #include "fuzz.h"
-#include "pop3_stubs.h"
+#include "base64.h"
 
 static const char alpha[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -51,7 +52,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	unsigned char *out, *out2;
-	char *in, *again;
+	char *in, *again, *enc2;
 	size_t outsize, n, len, len2, i, pad = 0;
 	int r, valid = 1;
 
@@ -85,6 +86,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		out2 = malloc(len + 1);
 		FUZZ_CHECK(again != NULL && out2 != NULL);
 		FUZZ_CHECK(enc(out, len, again) == n);
+		/* the library's encoder agrees, and needs room for the NUL */
+		enc2 = malloc(n + 1);
+		FUZZ_CHECK(enc2 != NULL);
+		FUZZ_CHECK(b64_encode(out, len, enc2, n + 1) == 0 &&
+		    strcmp(enc2, again) == 0);
+		FUZZ_CHECK(b64_encode(out, len, enc2, n) == -1);
+		free(enc2);
 		/* the same text but for the unused low bits before the '=' */
 		FUZZ_CHECK(n == 0 || memcmp(again, in, n - pad - 1) == 0);
 		FUZZ_CHECK(b64_decode(again, out2, len, &len2) == 0);
