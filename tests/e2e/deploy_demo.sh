@@ -11,10 +11,11 @@ for p in swaks curl systemd-socket-activate; do
 	have "$p" || fail "$p is installed (see .ci/run)"
 done
 RD=$T/demo-run
-declare -A PORT=([2525]=$(free_port) [1110]=$(free_port) [2465]=$(free_port) [1995]=$(free_port))
+declare -A PORT=([2525]=$(free_port) [1110]=$(free_port) [2465]=$(free_port) [1995]=$(free_port) [2587]=$(free_port))
 # SIGINT as from a terminal: a background job of a script has SIGINT
 # ignored, which bash could not trap; python resets it before exec.
 SMTP_PORT=${PORT[2525]} POP3_PORT=${PORT[1110]} SMTPS_PORT=${PORT[2465]} POP3S_PORT=${PORT[1995]} \
+    SUBMISSION_PORT=${PORT[2587]} \
     INETMAIL_RUN_DIR=$RD INETMAIL_BUILD=$B setsid "$PY" -c '
 import os, signal, sys
 signal.signal(signal.SIGINT, signal.SIG_DFL)
@@ -28,7 +29,8 @@ pw=$(cat "$RD/password" 2>/dev/null)
 subst() {
 	sed -e "s|PASSWORD|$pw|g" -e "s|\([ :]\)run/|\1$RD/|g" -e "s|^run/|$RD/|" \
 	    -e "s|127\.0\.0\.1:2525|127.0.0.1:${PORT[2525]}|g" -e "s|127\.0\.0\.1:1110|127.0.0.1:${PORT[1110]}|g" \
-	    -e "s|127\.0\.0\.1:2465|127.0.0.1:${PORT[2465]}|g" -e "s|127\.0\.0\.1:1995|127.0.0.1:${PORT[1995]}|g"
+	    -e "s|127\.0\.0\.1:2465|127.0.0.1:${PORT[2465]}|g" -e "s|127\.0\.0\.1:1995|127.0.0.1:${PORT[1995]}|g" \
+	    -e "s|127\.0\.0\.1:2587|127.0.0.1:${PORT[2587]}|g"
 }
 tour=$(sed -n '/^A two-minute tour/,/^Layout/p' "$TOP/README")
 TLS=0
@@ -40,11 +42,11 @@ while IFS= read -r l; do
 	case $l in *tls=implicit*) [ "$TLS" = 1 ] || continue ;; esac
 	want=$(printf '%s\n' "${l#  }" | subst | tr -s ' ')
 	check "run-demo prints README's line: ${l#    }" grep -qxF -- "$want" "$T/demo.squeezed"
-done < <(printf '%s\n' "$tour" | grep -E '^    (SMTP|POP3|SMTPS|POP3S) ')
+done < <(printf '%s\n' "$tour" | grep -E '^    (SMTP|POP3|SMTPS|POP3S|SUBMISSION) ')
 n=0
 while IFS= read -r l; do
 	cmd=$(printf '%s\n' "$l" | subst)
-	case $cmd in *tls-on-connect* | *pop3s:*) [ "$TLS" = 1 ] || continue ;; esac
+	case $cmd in *tls-on-connect* | *pop3s:* | *--tls\ *) [ "$TLS" = 1 ] || continue ;; esac
 	n=$((n + 1))
 	check "run-demo prints the tour's command: ${l#  }" grep -qxF -- "$cmd" "$T/demo.out"
 	check "the command works: ${l#  }" timeout 30 bash -c "$cmd"
@@ -61,7 +63,7 @@ else
 	pass "run-demo stops on SIGINT (Ctrl-C)"
 fi
 wait "$demo" 2>/dev/null
-left=$(ss -Hltn "( sport = :${PORT[2525]} or sport = :${PORT[1110]} or sport = :${PORT[2465]} or sport = :${PORT[1995]} )" | wc -l)
+left=$(ss -Hltn "( sport = :${PORT[2525]} or sport = :${PORT[1110]} or sport = :${PORT[2465]} or sport = :${PORT[1995]} or sport = :${PORT[2587]} )" | wc -l)
 check_eq "nothing listens on the demo ports afterwards" 0 "$left"
 check_eq "no process of the demo is left" 0 "$(pgrep -f -- "$RD/" | wc -l)"
 done_testing
