@@ -313,33 +313,40 @@ send_message(struct pop *p, struct msg *m, int64_t body_lines)
 		}
 		if (n == 0)
 			break;
-		for (i = 0; i < (size_t)n; i++) {
-			unsigned char c = buf[i];
+		/* a line at a time (memchr), not a byte at a time: RETR of
+		 * big messages is bound by this loop */
+		for (i = 0; i < (size_t)n; ) {
+			unsigned char *nl;
+			size_t k;
 
 			if (bol) {
 				if (!in_hdr && body_lines >= 0 && left-- <= 0) {
 					done = 1;
 					break;
 				}
-				if (c == '.') {		/* byte-stuffing */
+				if (buf[i] == '.') {	/* byte-stuffing */
 					io_write(&p->io, buf + start, i - start);
 					io_write(&p->io, ".", 1);
 					start = i;
 				}
 				bol = 0;
 			}
-			if (c != '\n') {
-				linelen++;
-				continue;
+			if ((nl = memchr(buf + i, '\n', (size_t)n - i)) == NULL) {
+				linelen += (size_t)n - i;
+				i = (size_t)n;
+				break;
 			}
-			io_write(&p->io, buf + start, i - start);
+			k = (size_t)(nl - buf);
+			linelen += k - i;
+			io_write(&p->io, buf + start, k - start);
 			io_write(&p->io, "\r\n", 2);
-			start = i + 1;
+			start = k + 1;
 			sent++;		/* the CR added */
 			if (in_hdr && linelen == 0)
 				in_hdr = 0;	/* the blank line ends the header */
 			linelen = 0;
 			bol = 1;
+			i = k + 1;
 		}
 		io_write(&p->io, buf + start, i - start);
 		sent += i;
