@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "lineio.h"
+#include "util.h"
 
 void
 io_init(struct io *io, int rfd, int wfd, unsigned timeout_s)
@@ -41,6 +42,22 @@ wait_fd(int fd, short ev, int timeout_ms)
 	return r == -1 ? IO_ERROR : IO_OK;
 }
 
+/* The poll timeout for io: timeout_ms, cut to what is left until the
+ * deadline; 0 when the deadline has passed (the poll then times out). */
+static int
+io_wait_ms(const struct io *io)
+{
+	uint64_t now;
+
+	if (io->deadline_ms == 0)
+		return io->timeout_ms;
+	if ((now = now_ms()) >= io->deadline_ms)
+		return 0;
+	if (io->timeout_ms < 0 || io->deadline_ms - now < (uint64_t)io->timeout_ms)
+		return (int)(io->deadline_ms - now);
+	return io->timeout_ms;
+}
+
 /* Refills io->in (which must be empty). */
 static int
 fill(struct io *io)
@@ -54,7 +71,7 @@ fill(struct io *io)
 		return IO_EOF;
 	for (;;) {
 		if ((io->tr == NULL || !io->tr->pending(io->trctx)) &&
-		    (r = wait_fd(io->rfd, POLLIN, io->timeout_ms)) != IO_OK)
+		    (r = wait_fd(io->rfd, POLLIN, io_wait_ms(io))) != IO_OK)
 			return r;
 		if (io->tr != NULL)
 			n = io->tr->read(io->trctx, io->in, sizeof(io->in));
@@ -215,7 +232,7 @@ io_flush(struct io *io)
 	while (off < io->out.len) {
 		ssize_t n;
 
-		if (wait_fd(io->wfd, POLLOUT, io->timeout_ms) != IO_OK)
+		if (wait_fd(io->wfd, POLLOUT, io_wait_ms(io)) != IO_OK)
 			return -1;
 		if (io->tr != NULL)
 			n = io->tr->write(io->trctx, io->out.ptr + off, io->out.len - off);

@@ -9,6 +9,7 @@
 #define INETMAIL_LINEIO_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "buf.h"
@@ -31,7 +32,10 @@ struct io {
 	unsigned char		 in[IO_INBUF];
 	size_t			 inpos, inlen;
 	struct buf		 out;
-	int			 timeout_ms;
+	int			 timeout_ms;	/* per read or write */
+	uint64_t		 deadline_ms;	/* now_ms() limit for all of them,
+						   0 = none (a peer trickling
+						   bytes cannot outlast it) */
 	int			 crlf_only;	/* only CR LF ends a line (SMTP) */
 	int			 eof;		/* io_pending saw end of file */
 	unsigned long long	 bytes_in, bytes_out;

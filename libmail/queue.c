@@ -391,6 +391,14 @@ own_files(int dfd, uid_t uid, gid_t gid)
 		if (fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == -1 ||
 		    !S_ISREG(st.st_mode) || (st.st_uid == uid && st.st_gid == gid))
 			continue;
+		/* only what root made (a hard link to another file is left
+		 * alone: unpriv_user could plant one to have root chown it) */
+		if (st.st_uid != 0 || st.st_nlink != 1) {
+			log_warnx("queue: db/%s: uid %u, %u links: not ours, "
+			    "left alone", pr(de->d_name), (unsigned)st.st_uid,
+			    (unsigned)st.st_nlink);
+			continue;
+		}
 		if (fchownat(dfd, de->d_name, uid, gid, AT_SYMLINK_NOFOLLOW) == -1) {
 			log_warn("queue: chown db/%s", pr(de->d_name));
 			ret = -1;
@@ -403,11 +411,43 @@ own_files(int dfd, uid_t uid, gid_t gid)
 	return ret;
 }
 
+/* Entries of the queue directory other than ours (logged): a queue_dir
+ * set to an existing directory by mistake (/var/spool) is not taken over. */
+static int
+foreign_entries(int dfd, const char *dir)
+{
+	static const char *const ours[] = { ".", "..", "msg", "tmp", "db",
+	    "runner.lock" };
+	struct dirent *de;
+	DIR *d;
+	size_t i;
+	int fd, n = 0;
+
+	if ((fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 ||
+	    (d = fdopendir(fd)) == NULL) {
+		if (fd != -1)
+			close(fd);
+		return -1;
+	}
+	while ((de = readdir(d)) != NULL) {
+		for (i = 0; i < sizeof(ours) / sizeof(ours[0]); i++)
+			if (strcmp(de->d_name, ours[i]) == 0)
+				break;
+		if (i == sizeof(ours) / sizeof(ours[0]) && n++ == 0)
+			log_warnx("queue: %s holds %s, not a queue: refused "
+			    "(queue_dir must be a directory of its own)", dir,
+			    pr(de->d_name));
+	}
+	closedir(d);
+	return n;
+}
+
 int
 queue_prepare(const char *dir, uid_t uid, gid_t gid)
 {
 	static const char *const sub[] = { "msg", "tmp", "db" };
 	char buf[PATH_MAX], *p;
+	struct stat st;
 	size_t i;
 	int fd, sfd, ret = 0;
 
@@ -430,9 +470,21 @@ queue_prepare(const char *dir, uid_t uid, gid_t gid)
 		log_warn("queue: %s", dir);
 		return -1;
 	}
+	/* queue_dir set to an existing directory by mistake is not taken
+	 * over: it must be ours already, or root's (new) and hold only ours */
+	if (ret == 0 && (fstat(fd, &st) == -1 ||
+	    (st.st_uid != uid && st.st_uid != 0))) {
+		log_warnx("queue: %s belongs to another user: refused", dir);
+		errno = EPERM;
+		ret = -1;
+	}
+	if (ret == 0 && foreign_entries(fd, dir) > 0) {
+		errno = EPERM;
+		ret = -1;
+	}
 	/* the subdirectories first: once the top one is unpriv_user's 0700,
 	 * root without CAP_DAC_OVERRIDE (the shipped units) cannot enter it */
-	for (i = 0; i < sizeof(sub) / sizeof(sub[0]); i++) {
+	for (i = 0; ret == 0 && i < sizeof(sub) / sizeof(sub[0]); i++) {
 		if ((sfd = open_dir(fd, sub[i], 1)) == -1) {
 			log_warn("queue: %s/%s", dir, sub[i]);
 			ret = -1;

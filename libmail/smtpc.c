@@ -308,9 +308,13 @@ read_reply(struct sess *s, unsigned timeout_s, const char *what)
 	int r;
 
 	s->io.timeout_ms = (int)timeout_s * 1000;
+	/* the whole reply within the timeout, not each read: a server that
+	 * trickles an endless line must not hold the queue runner */
+	s->io.deadline_ms = now_ms() + (uint64_t)timeout_s * 1000;
 	smtpc_reply_init(&s->r);
 	for (;;) {	/* ends: SMTPC_LINES_MAX lines at most */
 		r = io_getline(&s->io, line, SMTPC_LINE_MAX, &len, &fl);
+		s->io.deadline_ms = r == IO_OK ? s->io.deadline_ms : 0;
 		if (r == IO_TIMEOUT) {
 			host_fail(s, "4.4.2", "conversation with %s timed out "
 			    "while waiting for the reply to %s", s->remote, what);
@@ -323,6 +327,8 @@ read_reply(struct sess *s, unsigned timeout_s, const char *what)
 		}
 		/* an over-long line was cut: the parser sees one octet too many */
 		r = smtpc_reply_line(&s->r, line, fl & IOL_LONG ? SMTPC_LINE_MAX + 1 : len);
+		if (r != SR_MORE)
+			s->io.deadline_ms = 0;
 		if (r == SR_DONE)
 			return 0;
 		if (r == SR_ERROR) {

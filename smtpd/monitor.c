@@ -592,7 +592,7 @@ do_auth(int fd, struct ps_frame *f, int in_tls)
 	 * required, and stops after SMTP_AUTH_TRIES failures */
 	if (!have_client || !submission() || auth_user[0] != '\0' ||
 	    auth_fails >= SMTP_AUTH_TRIES || (conf.auth_require_tls &&
-	    tls_mode() == TLS_STARTTLS && !in_tls) ||
+	    tls_mode() != TLS_IMPLICIT && !in_tls) ||
 	    read_auth(f, user, pass, &len, mech) == -1) {
 		explicit_bzero(pass, sizeof(pass));
 		explicit_bzero(f->data, sizeof(f->data));

@@ -244,13 +244,14 @@ submission(void)
 	return strcmp(conf.role, "submission") == 0;
 }
 
-/* May a plaintext mechanism (PLAIN, LOGIN) be used now? As in pop3d:
- * after TLS, unless auth_require_tls = no or no TLS is configured. */
+/* May a plaintext mechanism (PLAIN, LOGIN) be used now? Only inside TLS
+ * unless auth_require_tls = no (RFC 4954 4): a submission listener without
+ * a certificate offers no AUTH at all rather than take system passwords
+ * in clear. */
 static int
 plaintext_auth_ok(const struct session *s)
 {
-	return !conf.auth_require_tls || tls_mode() == TLS_NONE ||
-	    tls_active(&s->io);
+	return !conf.auth_require_tls || tls_active(&s->io);
 }
 
 static int

@@ -328,6 +328,30 @@ expect "relay_host refusing connections: pending 4.4.1" r6@anywhere.test \
 send -o 'relay_host=nosuch.test' anywhere.test r7@anywhere.test
 expect "relay_host that does not resolve: pending, never bounced" r7@anywhere.test 'state=pending status=4\.4\.3'
 
+# ---- a server that trickles an endless greeting line ----------------------
+# one byte every 50 ms, never a LF, for at most 30 s: the whole reply must
+# fit in smtp_timeout (a per-read timeout alone would wait forever)
+/usr/bin/python3 - <<'EOF' &
+import socket, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.41", 25)); s.listen(4); s.settimeout(30)
+end = time.time() + 30
+try:
+    c, _ = s.accept(); c.sendall(b"220-")
+    while time.time() < end:
+        c.sendall(b"A"); time.sleep(0.05)
+except Exception:
+    pass
+EOF
+trickle=$!
+sleep 0.5
+t0=$SECONDS
+send -o smtp_timeout=2 '[127.0.0.41]' 'slow@[127.0.0.41]'
+expect "an endless trickled reply line: pending 4.4.2" 'slow@[127.0.0.41]' 'state=pending status=4\.4\.2 '
+check "the trickled reply was given up within smtp_timeout (2 s; took $((SECONDS - t0)) s)" \
+    test $((SECONDS - t0)) -le 6
+kill "$trickle" 2>/dev/null; wait "$trickle" 2>/dev/null
+
 # ---- nothing listens -----------------------------------------------------
 send '[127.0.0.10]' 'z@[127.0.0.10]'
 expect "connection refused: pending 4.4.1" 'z@[127.0.0.10]' 'state=pending status=4\.4\.1 remote="\[127\.0\.0\.10\]" diag="connect to \[127\.0\.0\.10\] port 25: Connection refused"'

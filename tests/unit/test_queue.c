@@ -567,6 +567,23 @@ test_owner(const char *dir)
 		    "prepare gives it back");
 		queue_close(&q);
 	}
+	/* an existing directory holding other things is not taken over */
+	path_of(p, sizeof(p), base, "notaqueue");
+	mkdir(p, 0755);
+	{
+		char f[600];
+		int fd;
+
+		str_fmt(f, sizeof(f), "%s/important", p);
+		fd = open(f, O_WRONLY | O_CREAT, 0644);
+		if (fd != -1)
+			close(fd);
+		CHECK(queue_prepare(p, getuid(), getgid()) == -1 && errno == EPERM &&
+		    access(f, F_OK) == 0, "prepare: a directory with other files "
+		    "in it refused (queue_dir = /var/spool by mistake)");
+		str_fmt(f, sizeof(f), "%s/msg", p);
+		CHECK(access(f, F_OK) == -1, "prepare: nothing created in it");
+	}
 	path_of(p, sizeof(p), base, "link");
 	CHECK(symlink(dir, p) == 0 && queue_open(&q, p) == -1,
 	    "open: a symbolic link as queue_dir refused");
