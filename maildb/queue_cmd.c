@@ -423,6 +423,9 @@ in_queue_child(struct qcmd *c)
 {
 	struct passwd *pw;
 	struct queue *q;
+	FILE *mem, *term;
+	char *out = NULL;
+	size_t outlen = 0;
 	pid_t pid;
 	uid_t uid;
 	gid_t gid;
@@ -469,12 +472,26 @@ in_queue_child(struct qcmd *c)
 			    strerror(errno));
 			_exit(1);
 		}
+		/* the output is collected and printed after the store is
+		 * closed: a pager or a stopped terminal must not hold the
+		 * queue's lock (smtpd waits on it to queue mail) */
+		if ((mem = open_memstream(&out, &outlen)) == NULL) {
+			perror("maildb: open_memstream");
+			_exit(1);
+		}
+		term = stdout;
+		stdout = mem;
 		r = run_op(q, c);
 		if (queue_close(&q) == -1) {
 			fprintf(stderr, "maildb: queue: closing the store "
 			    "failed\n");
 			r = 1;
 		}
+		stdout = term;
+		fclose(mem);
+		if (outlen > 0)
+			fwrite(out, 1, outlen, stdout);
+		free(out);
 		fflush(stdout);
 		_exit(r);
 	}
