@@ -478,7 +478,13 @@ run_one(struct run *r, const char *id)
 	for (npending = 0, i = 0; i < m.nrcpt; i++)
 		npending += m.rcpts[i].state == QR_PENDING;
 	if (npending > 0) {
+		/* a lease first: the attempt and the next retry time are
+		 * committed before anything is sent, so a store that fails
+		 * after the remote accepted cannot cause a resend every run */
 		m.attempts++;
+		m.next_try = queue_next_try(m.attempts, now);
+		if (save(&m) != 0)
+			goto out;
 		switch (deliver_pending(&m, fd)) {
 		case 1:
 			log_info("qid=%s removed during delivery", id);
@@ -518,6 +524,15 @@ run_one(struct run *r, const char *id)
 	}
 	/* Nothing pending: bounce what failed, then the record goes. */
 	if (bounce(r, &m, fd) == -1) {
+		/* a bounce that cannot be delivered (the sender's mailbox
+		 * stays full) is not kept for ever: twice queue_lifetime */
+		if (now - m.arrival >= 2 * (int64_t)conf.queue_lifetime) {
+			log_warnx("qid=%s from=<%s> the bounce could not be "
+			    "delivered for %llu s: dropped", id, pr(m.sender),
+			    (unsigned long long)(now - m.arrival));
+			drop(id);
+			goto out;
+		}
 		m.next_try = queue_next_try(m.attempts ? m.attempts : 1, now);
 		save(&m);
 		goto out;
