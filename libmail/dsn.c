@@ -18,20 +18,7 @@
 int
 dsn_status_ok(const char *s)
 {
-	int part, n;
-
-	if (s[0] != '2' && s[0] != '4' && s[0] != '5')
-		return 0;
-	s++;
-	for (part = 0; part < 2; part++) {
-		if (*s++ != '.')
-			return 0;
-		for (n = 0; *s >= '0' && *s <= '9'; s++)
-			n++;
-		if (n < 1 || n > 3)
-			return 0;
-	}
-	return *s == '\0';
+	return s[0] != '\0' && queue_status_ok(s);
 }
 
 /* Copies s into out with every control byte (and DEL) made a '?'. */

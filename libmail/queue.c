@@ -104,9 +104,8 @@ text_ok(const char *s, size_t max)
 	return 1;
 }
 
-/* "" or an RFC 3463 code: class 2, 4 or 5, then .1-3 digits twice. */
-static int
-status_ok(const char *s)
+int
+queue_status_ok(const char *s)
 {
 	int part, n;
 
@@ -132,7 +131,7 @@ rcpt_ok(const struct qrcpt *r)
 	return r->addr[0] != '\0' && text_ok(r->addr, sizeof(r->addr)) &&
 	    (r->state == QR_PENDING || r->state == QR_SENT ||
 	    r->state == QR_FAILED) && strnlen(r->status, sizeof(r->status)) <
-	    sizeof(r->status) && status_ok(r->status) &&
+	    sizeof(r->status) && queue_status_ok(r->status) &&
 	    text_ok(r->remote, sizeof(r->remote)) &&
 	    text_ok(r->diag, sizeof(r->diag));
 }
@@ -156,26 +155,6 @@ qmsg_ok(const struct qmsg *m)
 
 /* ---- the record codec ---- */
 
-static unsigned char *
-put_le(unsigned char *p, uint64_t v, int n)
-{
-	int i;
-
-	for (i = 0; i < n; i++)
-		*p++ = (unsigned char)(v >> (8 * i));
-	return p;
-}
-
-static uint64_t
-get_le(const unsigned char *p, int n)
-{
-	uint64_t v = 0;
-	int i;
-
-	for (i = 0; i < n; i++)
-		v |= (uint64_t)p[i] << (8 * i);
-	return v;
-}
 
 static unsigned char *
 put_str(unsigned char *p, const char *s)

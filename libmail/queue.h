@@ -99,6 +99,9 @@ int	queue_msg_open(const char *dir, const char *id);
  * QUEUE_ORPHAN_AGE: the count, or -1. */
 int	queue_clean(struct queue *);
 void	qmsg_free(struct qmsg *);
+/* 1 if status is "" (none yet) or an RFC 3463 code: class 2, 4 or 5,
+ * then "." and 1-3 digits, twice. */
+int	queue_status_ok(const char *status);
 /* 1 if id is QID_LEN characters of [0-9A-Z]. */
 int	queue_id_ok(const char *id);
 /* The next attempt after `attempts` failures at now:

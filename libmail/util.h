@@ -39,5 +39,9 @@ int	 write_all(int fd, const void *buf, size_t len);
 void	 sleep_ms(unsigned ms);
 /* Monotonic clock in milliseconds. */
 uint64_t now_ms(void);
+/* n (1..8) bytes little-endian, the byte order of every record we store;
+ * put_le returns the position after them. */
+unsigned char *put_le(unsigned char *p, uint64_t v, int n);
+uint64_t get_le(const unsigned char *p, int n);
 
 #endif

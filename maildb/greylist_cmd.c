@@ -12,16 +12,6 @@
 #include "greylist.h"
 #include "maildb.h"
 
-static void
-fmt_time(int64_t t, char *buf, size_t size)
-{
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	if (t == 0 || localtime_r(&tt, &tm) == NULL ||
-	    strftime(buf, size, "%Y-%m-%dT%H:%M:%S", &tm) == 0)
-		snprintf(buf, size, "-");
-}
 
 static int
 print_entry(const struct grey_entry *e, void *arg)
@@ -29,8 +19,8 @@ print_entry(const struct grey_entry *e, void *arg)
 	char first[32], last[32];
 
 	(void)arg;
-	fmt_time(e->first, first, sizeof(first));
-	fmt_time(e->last, last, sizeof(last));
+	local_time(e->first, first, sizeof(first));
+	local_time(e->last, last, sizeof(last));
 	printf("%-20s %-8s %5u %-19s %-19s %s %s\n", e->net,
 	    e->passed ? "passed" : "waiting", (unsigned)e->count, first, last,
 	    e->sender, e->rcpt);

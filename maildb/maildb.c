@@ -95,7 +95,7 @@ usage(void)
 }
 
 /* Prints s as a JSON string. */
-static void
+void
 json_str(const char *s)
 {
 	putchar('"');
@@ -112,7 +112,18 @@ json_str(const char *s)
 	putchar('"');
 }
 
-static void
+void
+local_time(int64_t t, char *buf, size_t size)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (t == 0 || localtime_r(&tt, &tm) == NULL ||
+	    strftime(buf, size, "%Y-%m-%dT%H:%M:%S", &tm) == 0)
+		snprintf(buf, size, "-");
+}
+
+void
 fmt_time(int64_t t, char *out, size_t size)
 {
 	time_t tt = (time_t)t;

@@ -44,36 +44,6 @@ struct qcmd {
 	uint64_t	 octets;
 };
 
-/* Prints s as a JSON string (as maildb.c does). */
-static void
-json_str(const char *s)
-{
-	putchar('"');
-	for (; *s != '\0'; s++) {
-		unsigned char ch = (unsigned char)*s;
-
-		if (ch == '"' || ch == '\\')
-			printf("\\%c", ch);
-		else if (ch < 0x20 || ch >= 0x7f)
-			printf("\\u%04x", ch);
-		else
-			putchar(ch);
-	}
-	putchar('"');
-}
-
-/* Unix time as 2024-05-01T12:00:00Z, as everywhere in maildb. */
-static void
-fmt_time(int64_t t, char *out, size_t size)
-{
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	if (gmtime_r(&tt, &tm) == NULL ||
-	    strftime(out, size, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		str_copy(out, size, "?");
-}
-
 static void
 queue_usage(void)
 {

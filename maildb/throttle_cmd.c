@@ -19,16 +19,6 @@ throttle_usage(void)
 	    "       maildb throttle clear ADDRESS|USER\n");
 }
 
-static void
-fmt_time(int64_t t, char *buf, size_t size)
-{
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	if (t == 0 || localtime_r(&tt, &tm) == NULL ||
-	    strftime(buf, size, "%Y-%m-%dT%H:%M:%S", &tm) == 0)
-		snprintf(buf, size, "-");
-}
 
 static int
 print_entry(const struct thr_entry *e, void *arg)
@@ -36,8 +26,8 @@ print_entry(const struct thr_entry *e, void *arg)
 	char last[32], until[32];
 
 	(void)arg;
-	fmt_time(e->last, last, sizeof(last));
-	fmt_time(e->until, until, sizeof(until));
+	local_time(e->last, last, sizeof(last));
+	local_time(e->until, until, sizeof(until));
 	printf("%-40s %8.2f %-19s %s\n", e->key, e->count, last, until);
 	return 0;
 }
