@@ -51,8 +51,13 @@ mkmsg wrongname bob@remote.test
 sed -i 's/^relay_host = .*/relay_host = [wrongname.test]:587/; s/^relay_tls = .*/relay_tls = verify/' "$CONF"
 echo "relay_tls_ca_file = $T/pki/ca.pem" >>"$CONF"
 check "wrong name: submitted" submit_swaks 587 wrongname alice@example.test bob@remote.test
+# the kicked runner is detached: wait (bounded) for its verdict, not for a
+# lock it may not have taken yet
+for ((i = 0; i < 200; i++)); do
+	LOG | grep -Eq 'to=<bob@remote\.test> .*status=deferred' && break
+	sleep 0.1
+done
 wait_runner_idle 20
-sleep 0.5; wait_runner_idle 20
 check_eq "wrong name (verify): deferred, still queued, nothing sent" "1 1" \
     "$(queue_count) $(sink_count relay)"
 check_match "wrong name: the reason is logged" \
