@@ -313,20 +313,6 @@ enqueue_one(const struct mailuser *u, void *arg)
 	    EX_DELIVERED;
 }
 
-static int
-unqueue_one(const struct mailuser *u, void *arg)
-{
-	struct queue *q;
-	int r;
-
-	(void)u;
-	if (queue_open(&q, conf.queue_dir) == -1)
-		return EX_TEMP;
-	r = queue_remove(q, arg);
-	(void)queue_close(&q);
-	return r == 0 ? EX_DELIVERED : EX_TEMP;
-}
-
 /* The account the queue belongs to; -1 logged. */
 static int
 queue_owner(struct mailuser *u)
@@ -390,24 +376,12 @@ enqueue(int msgfd, const char *sender, const char *msgid, char *qid,
 	return 0;
 }
 
-static void
-unqueue(const char *qid, const char *msgid)
-{
-	struct mailuser u;
-
-	if (queue_owner(&u) == 0 &&
-	    as_user(&u, PRIV_PRIMARY_GROUP, unqueue_one, (void *)qid) ==
-	    EX_DELIVERED)
-		log_info("msgid=%s queued=%s status=unqueued", msgid, qid);
-	else
-		log_warnx("msgid=%s queued=%s unqueue failed: the remote "
-		    "copies may go out without the local ones", msgid, qid);
-}
-
 /*
- * Delivers msgfd to every pending recipient; all or nothing: the remote
- * ones into the relay queue first, then one copy per local account. A
- * failed local copy undoes the copies made and the queued record.
+ * Delivers msgfd to every pending recipient; all or nothing: one copy per
+ * local account first, then the remote ones into the relay queue. A
+ * failed copy or enqueue undoes the local copies made. (Queued last: a
+ * record must never be visible to a runner, which may send it at once,
+ * before the whole delivery has succeeded.)
  */
 static uint32_t
 deliver(int msgfd, const char *sender, const char *msgid)
@@ -418,9 +392,6 @@ deliver(int msgfd, const char *sender, const char *msgid)
 	size_t i, done = 0;
 
 	if (str_fmt(header, sizeof(header), "Return-Path: <%s>\n", sender) == -1)
-		return ANS_TEMP;
-	if (nremotes > 0 &&
-	    enqueue(msgfd, sender, msgid, qid, sizeof(qid)) == -1)
 		return ANS_TEMP;
 	names = xcalloc(nusers + 1, sizeof(*names));
 	for (i = 0; i < nusers && rv == EX_DELIVERED; i++) {
@@ -445,6 +416,9 @@ deliver(int msgfd, const char *sender, const char *msgid)
 			    users[i].name, pr(names[i]));
 		}
 	}
+	if (rv == EX_DELIVERED && nremotes > 0 &&
+	    enqueue(msgfd, sender, msgid, qid, sizeof(qid)) == -1)
+		rv = EX_TEMP;
 	if (rv != EX_DELIVERED) {
 		for (i = 0; i < done; i++) {
 			if (as_user(&users[i], PRIV_ALLOW_ROOT |
@@ -455,8 +429,6 @@ deliver(int msgfd, const char *sender, const char *msgid)
 				log_info("msgid=%s to=%s status=undone", msgid,
 				    users[i].name);
 		}
-		if (qid[0] != '\0')
-			unqueue(qid, msgid);
 	} else if (qid[0] != '\0')
 		runner_kick();
 	free(names);

@@ -128,6 +128,21 @@ for i in $(seq 1 12); do
 done
 check_eq "burst: each exactly once" "" "$missing"
 
+# All or nothing: a local copy that fails (bob's Maildir unwritable) means
+# 4xx for the message, and nothing queued or sent for its remote recipients.
+wait_queue_empty 10
+n0=$(sink_count remote)
+chmod 000 "$(maildir bob)/tmp"
+m=halfway; mkmsg "$m"
+submit_swaks 587 "$m" alice@example.test bob@localhost,carol@remote.test
+chmod 700 "$(maildir bob)/tmp"
+check_match "a failed local copy: the message gets 451" '^<(~\*?|\*\*) +451 ' "$(cat "$T/swaks.$m.log")"
+check_eq "a failed local copy: nothing queued" 0 "$(queue_count)"
+sleep 1
+check_eq "a failed local copy: nothing sent to the remote recipient" "$n0" "$(sink_count remote)"
+check_eq "a failed local copy: no copy left for bob" "" \
+    "$(grep -l "halfway" "$(maildir bob)"/new/* 2>/dev/null)"
+
 # -q belongs to smtpd only
 cw "$POP3D" -q -f "$CONF" >/dev/null 2>&1 </dev/null
 check_eq "pop3d -q: a usage error (exit 2)" 2 "$?"
