@@ -1,6 +1,8 @@
 # inetmail - one plain Makefile.
 #   make            build libmail/libmail.a, smtpd/smtpd, pop3d/pop3d, maildb/maildb
 #   make check      every test (unit, protocol, end to end)
+#   (make, make check, make run and make fuzz read PACKAGES: make names
+#   what is missing, the others install it as root with apt-get)
 #   make asan       build into asan/ with ASan+UBSan and run the tests there
 #   make run        start smtpd and pop3d on loopback with a demo user
 #   make install    programs, manual pages, and etc/ as examples into
@@ -38,13 +40,11 @@ TOOLS	 = $(TOOLS_SRCS:%.c=$(B)/%)
 
 all: $(B)/.deps-ok $(LIB) $(PROGS) $(UNITS) $(TOOLS)
 
-# One clear line per missing dependency, naming the Debian package.
-$(B)/.deps-ok:
-	@mkdir -p $(B); ok=1; \
-	pkg-config --exists libssl libcrypto || { echo "missing OpenSSL 3 headers: apt-get install libssl-dev pkg-config" >&2; ok=0; }; \
-	pkg-config --exists pam || test -f /usr/include/security/pam_appl.h || { echo "missing PAM headers: apt-get install libpam0g-dev" >&2; ok=0; }; \
-	test -f /usr/include/db.h || { echo "missing Berkeley DB 5.3 headers: apt-get install libdb5.3-dev" >&2; ok=0; }; \
-	test $$ok = 1 && touch $@
+# Build only: name what is missing (PACKAGES, group build), install nothing.
+$(B)/.deps-ok: PACKAGES
+	@mkdir -p $(B)
+	@PACKAGES_CALLER=make tests/packages check build
+	@touch $@
 
 $(B)/%.o: %.c $(B)/.deps-ok
 	@mkdir -p $(dir $@)
@@ -65,14 +65,20 @@ $(B)/tests/unit/%: $(B)/tests/unit/%.o $(LIB)
 $(B)/tests/tools/%: $(B)/tests/tools/%.o $(LIB)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 
-check: all
+# make check and make run first install what they need (PACKAGES) when
+# they can, else stop with the one apt-get line to run.
+check:
+	@PACKAGES_CALLER="make check" tests/packages install build run demo test
+	@$(MAKE) --no-print-directory all
 	INETMAIL_BUILD=$(abspath $(B)) tests/run
 
 asan:
 	$(MAKE) B=asan EXTRA_CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
 		EXTRA_LDFLAGS="-fsanitize=address,undefined" check
 
-run: all
+run:
+	@PACKAGES_CALLER="make run" tests/packages install build run demo
+	@$(MAKE) --no-print-directory all
 	tests/run-demo
 
 # The example files name /usr/local/sbin and /usr/local/share/inetmail;

@@ -268,6 +268,15 @@ done_testing() {
 	[ "$TESTS_FAILED" = 0 ] && exit 0
 	exit 1
 }
+# need PACKAGE...: the Debian packages (names from PACKAGES) this test
+# drives; when one is missing or cannot do what the test asks of it, the
+# test fails at once with the apt-get line (never later, by a timeout).
+need() {
+	local why
+	why=$(PACKAGES_CALLER="${0##*/}" "$TOP/tests/packages" need "$@" 2>&1) && return 0
+	fail "${why:-needs $*}"
+	done_testing
+}
 # have PROG...: true when every program is in PATH.
 have() {
 	local p

@@ -18,11 +18,11 @@ if [ -z "${ABUSE_DNSBL_NS:-}" ] && [ "$(id -u)" = 0 ] &&
 	    bash "$0" "$@"
 fi
 . "$(dirname "$0")/../lib.sh"
+need systemd dnsmasq-base iproute2 util-linux python3
 
 if [ -z "${ABUSE_DNSBL_NS:-}" ]; then
 	why="needs root, unshare --net --mount and dnsmasq (dnsmasq-base)"
 	[ "$(id -u)" != 0 ] && why="not root; $why"
-	have dnsmasq || why="dnsmasq missing (apt-get install dnsmasq-base); $why"
 	skip "DNSBL tests" "$why"
 	done_testing
 fi

@@ -10,6 +10,7 @@
 #     (pop3d and smtpd); greet_delay early talker gets 554
 # (kill -9 and 20 concurrent attackers: abuse_kill.sh)
 . "$(dirname "$0")/../lib.sh"
+need systemd python3
 
 [ -x "$POP3D" ] || { skip "pop3d" "not built"; done_testing; }
 TH=$T/throttle

@@ -11,9 +11,9 @@
 #   - the right password from a clean address still works (235)
 #   - event=auth_fail / event=throttled in the log, never the password
 . "$(dirname "$0")/../lib.sh"
+need systemd python3
 
 [ -x "$SMTPD" ] || { fail "smtpd is built"; done_testing; }
-have systemd-socket-activate || fail "systemd-socket-activate is installed"
 SMTPD_PAM=1
 TH=$T/throttle
 THR=(-o "throttle_db=$TH" -o throttle_exempt= -o auth_fail_limit=3

@@ -5,11 +5,9 @@
 # works; every listener README shows is printed; Ctrl-C (SIGINT) stops it
 # and nothing is left listening or running.
 . "$(dirname "$0")/../lib.sh"
+need systemd iproute2 curl util-linux swaks libnet-ssleay-perl libio-socket-ssl-perl libauthen-sasl-perl
 
 [ -x "$SMTPD" ] && [ -x "$POP3D" ] || { fail "smtpd and pop3d are built"; done_testing; }
-for p in swaks curl systemd-socket-activate; do
-	have "$p" || fail "$p is installed (see .ci/run)"
-done
 RD=$T/demo-run
 declare -A PORT=([2525]=$(free_port) [1110]=$(free_port) [2465]=$(free_port) [1995]=$(free_port) [2587]=$(free_port))
 # SIGINT as from a terminal: a background job of a script has SIGINT

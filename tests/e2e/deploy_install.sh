@@ -19,6 +19,7 @@
 # the units. Afterwards the host's /etc, /var/empty and /usr/local are as
 # before. Root only; skipped (with the reason) elsewhere.
 . "$(dirname "$0")/../lib.sh"
+need systemd openbsd-inetd adduser passwd util-linux openssl curl fetchmail swaks libnet-ssleay-perl libio-socket-ssl-perl libauthen-sasl-perl
 
 DUSER=deploytest			# the account made in the private /etc
 HOSTFILES=(/etc/passwd /etc/group /etc/shadow /etc/gshadow)

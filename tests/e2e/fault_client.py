@@ -29,6 +29,8 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import smtp_lib  # noqa: E402
 
+smtp_lib.need("systemd")
+
 # smtpd needs no PAM: leave pam_wrapper out (its per-process config dir
 # collides when many daemons start at once; see tests/lib.sh CWRAP_PAM).
 os.environ["CWRAP_PAM"] = "0"

@@ -17,6 +17,7 @@ if [ -z "${FAULT_IN_NS:-}" ]; then
 	exec unshare -m --propagation private env FAULT_IN_NS=1 bash "$0" "$@"
 fi
 . "$(dirname "$0")/../lib.sh"
+need systemd util-linux curl swaks
 
 SP=$(free_port); PP=$(free_port)
 start_ssa "$SP" "$SMTPD" -f "$CONF" || fail "smtpd listens"

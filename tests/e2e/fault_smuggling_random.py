@@ -30,6 +30,8 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import smtp_lib  # noqa: E402
 
+smtp_lib.need("python3")
+
 SEED = int(os.environ.get("SMUGGLE_SEED", "20231218"))
 COUNT = int(os.environ.get("SMUGGLE_COUNT", "400"))
 TIMEOUT = 30 if smtp_lib.build_dir().rstrip("/").endswith("/asan") else 10

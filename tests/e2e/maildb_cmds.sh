@@ -9,6 +9,7 @@
 # here run with real setuid (real root; nss_wrapper and pam_wrapper only,
 # no uid_wrapper: under uid_wrapper every file belongs to the real uid).
 . "$(dirname "$0")/../lib.sh"
+need db5.3-util util-linux swaks
 
 if [ "$REAL_UID" != 0 ]; then
 	skip "maildb subcommands" "needs real root: maildb checks that files are really owned by the account (uid_wrapper does not change file owners)"

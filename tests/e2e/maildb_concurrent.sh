@@ -6,6 +6,7 @@
 #
 # Real root only (see maildb_cmds.sh): maildb checks real file owners.
 . "$(dirname "$0")/../lib.sh"
+need systemd db5.3-util curl swaks
 
 if [ "$REAL_UID" != 0 ]; then
 	skip "maildb reindex under load" "needs real root: maildb checks that files are really owned by the account (uid_wrapper does not change file owners)"

@@ -10,6 +10,7 @@
 #
 # Real root only (see maildb_cmds.sh): maildb checks real file owners.
 . "$(dirname "$0")/../lib.sh"
+need db5.3-util swaks
 
 if [ "$REAL_UID" != 0 ]; then
 	skip "maildb damage tests" "needs real root: maildb checks that files are really owned by the account (uid_wrapper does not change file owners)"

@@ -12,6 +12,7 @@
 # The queue must really belong to unpriv_user (queue_open checks the owner),
 # so this needs real root: nss_wrapper for the accounts, no uid_wrapper.
 . "$(dirname "$0")/../lib.sh"
+need db5.3-util passwd
 
 if [ "$REAL_UID" != 0 ]; then
 	skip "maildb queue" "needs real root: the queue's files must really be owned by unpriv_user (uid_wrapper does not change file owners)"

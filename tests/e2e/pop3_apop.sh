@@ -5,6 +5,7 @@
 # APOP, wrong and malformed digests, a user without a secret, `apop ls` and
 # `apop rm`, a secrets file others can read, and APOP with apop = no.
 . "$(dirname "$0")/../lib.sh"
+need swaks
 
 [ -x "$POP3D" ] || { skip "pop3d" "not built"; done_testing; }
 echo "auth_fail_delay = 300" >>"$CONF"

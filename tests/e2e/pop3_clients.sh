@@ -5,6 +5,7 @@
 # second session, -ERR [AUTH] for a wrong password, and kill -9 during
 # QUIT's UPDATE in a bounded loop.
 . "$(dirname "$0")/../lib.sh"
+need systemd openbsd-inetd socat curl fetchmail mpop swaks
 
 [ -x "$POP3D" ] || { skip "pop3d" "not built"; done_testing; }
 echo "auth_fail_delay = 200" >>"$CONF"
@@ -113,41 +114,33 @@ wait $hp
 check "the first session ended normally" grep -q HOLDING "$T/hold.out"
 
 # ---- fetchmail keep + uidl, twice ----
-if have fetchmail; then
-	mkdir -p "$T/fm"
-	printf 'machine 127.0.0.1 login alice password secret\n' >"$T/fm/.netrc"
-	chmod 600 "$T/fm/.netrc"
-	fm() {
-		HOME=$T/fm fetchmail --nosyslog -f /dev/null -p POP3 -P "$P" --sslproto '' -u alice -k --uidl \
-		    -i "$T/fm/ids" --mda "/bin/sh -c 'cat >> $T/fm/out.mbox'" 127.0.0.1 \
-		    >>"$T/fm/log" 2>&1
-	}
-	fm; rc1=$?
-	n1=$(grep -c '^Subject: msg' "$T/fm/out.mbox" 2>/dev/null)
-	fm; rc2=$?
-	n2=$(grep -c '^Subject: msg' "$T/fm/out.mbox" 2>/dev/null)
-	check_eq "fetchmail first run fetched 2 (rc $rc1)" 2 "$n1"
-	check_eq "fetchmail second run fetched nothing (rc $rc2 = 1)" "2 1" "$n2 $rc2"
-else
-	skip "fetchmail" "not installed"
-fi
+mkdir -p "$T/fm"
+printf 'machine 127.0.0.1 login alice password secret\n' >"$T/fm/.netrc"
+chmod 600 "$T/fm/.netrc"
+fm() {
+	HOME=$T/fm fetchmail --nosyslog -f /dev/null -p POP3 -P "$P" --sslproto '' -u alice -k --uidl \
+	    -i "$T/fm/ids" --mda "/bin/sh -c 'cat >> $T/fm/out.mbox'" 127.0.0.1 \
+	    >>"$T/fm/log" 2>&1
+}
+fm; rc1=$?
+n1=$(grep -c '^Subject: msg' "$T/fm/out.mbox" 2>/dev/null)
+fm; rc2=$?
+n2=$(grep -c '^Subject: msg' "$T/fm/out.mbox" 2>/dev/null)
+check_eq "fetchmail first run fetched 2 (rc $rc1)" 2 "$n1"
+check_eq "fetchmail second run fetched nothing (rc $rc2 = 1)" "2 1" "$n2 $rc2"
 
 # ---- mpop keep + uidls ----
-if have mpop; then
-	mkdir -p "$T/mp"
-	: >"$T/mp/mbox"
-	mpop --host=127.0.0.1 --port="$P" --tls=off --auth=user --user=alice \
-	    --passwordeval='echo secret' --keep=on --uidls-file="$T/mp/uidls" \
-	    --delivery=mbox,"$T/mp/mbox" >"$T/mp/log" 2>&1; rc=$?
-	check_eq "mpop exit status" 0 "$rc"
-	check_eq "mpop got 2 messages" 2 "$(grep -c '^Subject: msg' "$T/mp/mbox")"
-	mpop --host=127.0.0.1 --port="$P" --tls=off --auth=user --user=alice \
-	    --passwordeval='echo secret' --keep=on --uidls-file="$T/mp/uidls" \
-	    --delivery=mbox,"$T/mp/mbox" >>"$T/mp/log" 2>&1
-	check_eq "mpop second run got nothing new" 2 "$(grep -c '^Subject: msg' "$T/mp/mbox")"
-else
-	skip "mpop" "not installed"
-fi
+mkdir -p "$T/mp"
+: >"$T/mp/mbox"
+mpop --host=127.0.0.1 --port="$P" --tls=off --auth=user --user=alice \
+    --passwordeval='echo secret' --keep=on --uidls-file="$T/mp/uidls" \
+    --delivery=mbox,"$T/mp/mbox" >"$T/mp/log" 2>&1; rc=$?
+check_eq "mpop exit status" 0 "$rc"
+check_eq "mpop got 2 messages" 2 "$(grep -c '^Subject: msg' "$T/mp/mbox")"
+mpop --host=127.0.0.1 --port="$P" --tls=off --auth=user --user=alice \
+    --passwordeval='echo secret' --keep=on --uidls-file="$T/mp/uidls" \
+    --delivery=mbox,"$T/mp/mbox" >>"$T/mp/log" 2>&1
+check_eq "mpop second run got nothing new" 2 "$(grep -c '^Subject: msg' "$T/mp/mbox")"
 
 # ---- Thunderbird-like sequence with poplib, deleting everything ----
 out=$("$PY" "$T/pl.py" "$P" thunderbird 2>&1)
@@ -156,15 +149,11 @@ check_match "poplib got the messages" 'Subject: msg 3' "$out"
 check_eq "mailbox empty after poplib DELE+QUIT" 0 "$(nfiles alice)"
 
 # ---- openbsd-inetd ----
-if [ -x /usr/sbin/inetd ]; then
-	check "deliver 1 to bob" deliver bob 1
-	P2=$(free_port)
-	start_inetd "$P2" "$POP3D" -f "$CONF"
-	out=$(curl -s pop3://127.0.0.1:$P2/1 -u bob:secret)
-	check_match "inetd: curl RETR" 'line one of 1' "$out"
-else
-	skip "openbsd-inetd" "not installed"
-fi
+check "deliver 1 to bob" deliver bob 1
+P2=$(free_port)
+start_inetd "$P2" "$POP3D" -f "$CONF"
+out=$(curl -s pop3://127.0.0.1:$P2/1 -u bob:secret)
+check_match "inetd: curl RETR" 'line one of 1' "$out"
 
 # ---- kill -9 during QUIT's UPDATE, bounded loop ----
 # Each round: deliver 3 to carol, a session deletes 2 and QUITs while we

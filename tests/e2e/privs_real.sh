@@ -16,6 +16,7 @@
 set -u
 CWRAP_PAM=1
 . "$(dirname "$0")/../lib.sh"
+need passwd swaks
 if [ "$REAL_UID" != 0 ] || [ -z "$CHROOT" ]; then
 	skip "privilege checks from /proc" "needs real root and a chroot (not root, or an ASan build: lib.sh sets no chroot_dir)"
 	done_testing

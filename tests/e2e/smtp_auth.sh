@@ -14,11 +14,9 @@
 #     trusted_networks) but queues it from 127.0.0.1 (trusted), and an
 #     alias forwarding to another domain is queued for anyone
 . "$(dirname "$0")/../lib.sh"
+need systemd iproute2 openssl msmtp swaks libnet-ssleay-perl libio-socket-ssl-perl libauthen-sasl-perl
 
 [ -x "$SMTPD" ] || { fail "smtpd is built"; done_testing; }
-for p in openssl swaks msmtp systemd-socket-activate; do
-	have "$p" || fail "client/launcher $p is installed (see .ci/run)"
-done
 SMTPD_PAM=1	# AUTH needs PAM in the monitor (pam_wrapper)
 
 mkcert() {

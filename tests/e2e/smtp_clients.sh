@@ -8,15 +8,12 @@
 # the index must agree with the files. Unknown users get 550 5.1.1, other
 # domains 554 5.7.1, and nothing is delivered for them.
 . "$(dirname "$0")/../lib.sh"
+need systemd openbsd-inetd ucspi-tcp socat curl msmtp postfix swaks
 
 if [ ! -x "$SMTPD" ]; then
 	fail "smtpd is built ($SMTPD)"
 	done_testing
 fi
-for p in swaks curl msmtp smtp-source systemd-socket-activate; do
-	have "$p" || fail "client/launcher $p is installed (see .ci/run)"
-done
-[ -x /usr/sbin/inetd ] || fail "openbsd-inetd is installed (see .ci/run)"
 
 SENDER=sender@example.org
 mkdir -p "$T/msg"

@@ -3,6 +3,7 @@
 # loopback ports, swaks delivers to the demo user, pop3d (when built)
 # answers, and SIGTERM leaves nothing running and nothing listening.
 . "$(dirname "$0")/../lib.sh"
+need curl swaks libnet-ssleay-perl libio-socket-ssl-perl
 
 [ -x "$SMTPD" ] || { fail "smtpd is built ($SMTPD)"; done_testing; }
 sp=$(free_port) pp=$(free_port)

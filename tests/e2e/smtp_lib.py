@@ -19,6 +19,19 @@ import time
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
+def need(*packages):
+    """The Debian packages (names from PACKAGES) a test drives: when one is
+    missing, or cannot do what the test asks of it, the test fails at once
+    with the apt-get line to run."""
+    r = subprocess.run([os.path.join(TOP, "tests", "packages"), "need"] + list(packages),
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       env=dict(os.environ, PACKAGES_CALLER=os.path.basename(sys.argv[0])))
+    if r.returncode != 0:
+        print("not ok 1 - " + r.stdout.decode(errors="replace").strip())
+        print("# 1 tests, 1 failed, 0 skipped")
+        sys.exit(1)
+
+
 def build_dir():
     b = os.environ.get("INETMAIL_BUILD") or TOP
     return b if os.path.isabs(b) else os.path.join(TOP, b)

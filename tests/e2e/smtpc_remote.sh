@@ -32,16 +32,11 @@ if [ -z "${SMTPC_NS:-}" ]; then
 		echo "ok 1 - smtpc against remote MTAs # SKIP needs root for a network namespace"
 		exit 0
 	fi
-	for p in unshare dnsmasq smtp-sink ip openssl; do
-		if ! command -v "$p" >/dev/null 2>&1 && [ ! -x "/usr/sbin/$p" ]; then
-			echo "ok 1 - smtpc against remote MTAs # SKIP $p is not installed"
-			exit 0
-		fi
-	done
-	if ! /usr/bin/python3 -c 'import aiosmtpd' 2>/dev/null; then
-		echo "ok 1 - smtpc against remote MTAs # SKIP python3-aiosmtpd is not installed"
-		exit 0
-	fi
+	why=$(PACKAGES_CALLER="${0##*/}" "$(dirname "$0")/../packages" need \
+	    util-linux iproute2 dnsmasq-base postfix socat openssl python3 python3-aiosmtpd 2>&1) || {
+		echo "not ok 1 - $why"
+		exit 1
+	}
 	SMTPC_NS=1 exec unshare --net --mount --propagation private bash "$0" "$@"
 	echo "not ok 1 - unshare failed"
 	exit 1

@@ -28,6 +28,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import smtp_lib  # noqa: E402
 from smtp_lib import Closed  # noqa: E402
 
+smtp_lib.need("systemd", "openssl")
+
 ASAN = smtp_lib.build_dir().rstrip("/").endswith("/asan")
 TMO = 30 if ASAN else 10
 

@@ -9,11 +9,9 @@
 # default), USER/PASS and AUTH PLAIN are refused and hidden before TLS;
 # with auth_require_tls = no they work in plaintext.
 . "$(dirname "$0")/../lib.sh"
+need systemd openbsd-inetd socat openssl curl fetchmail mpop swaks libnet-ssleay-perl libio-socket-ssl-perl
 
 [ -x "$POP3D" ] || { fail "pop3d is built"; done_testing; }
-for p in openssl curl fetchmail mpop swaks socat systemd-socket-activate; do
-	have "$p" || fail "client/launcher $p is installed (see .ci/run)"
-done
 echo "auth_fail_delay = 200" >>"$CONF"
 
 mkcert() {

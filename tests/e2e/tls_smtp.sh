@@ -8,11 +8,9 @@
 # Also: TLS 1.0/1.1 refused by default, a certificate with a chain file,
 # and a bad key (unreadable, not matching) answered with 421 and logged.
 . "$(dirname "$0")/../lib.sh"
+need systemd openbsd-inetd openssl curl msmtp swaks libnet-ssleay-perl libio-socket-ssl-perl
 
 [ -x "$SMTPD" ] || { fail "smtpd is built"; done_testing; }
-for p in openssl swaks curl msmtp systemd-socket-activate; do
-	have "$p" || fail "client/launcher $p is installed (see .ci/run)"
-done
 
 # mkcert DIR: a CA, a server certificate for localhost/127.0.0.1 signed by
 # it (DIR/cert.pem: leaf then CA, a chain file), DIR/key.pem, DIR/ca.pem.

@@ -17,6 +17,7 @@
 set -u
 export CWRAP_PAM=${CWRAP_PAM:-1}
 . "$(dirname "$0")/../lib.sh"
+need postfix
 SECS=${TORTURE_SECONDS:-120}
 have smtp-source || { skip "torture soak" "smtp-source not installed (postfix)"; done_testing; }
 

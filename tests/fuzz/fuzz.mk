@@ -62,7 +62,10 @@ $(FUZZ_OUT)/$(1): tests/fuzz/$(1).c $$(FUZZ_SRC_$(1)) $$(wildcard tests/fuzz/*.h
 endef
 $(foreach t,$(FUZZ_ALL),$(eval $(call FUZZ_RULE,$(t))))
 
-fuzz-build: $(FUZZ_TARGETS:%=$(FUZZ_OUT)/%)
+fuzz-build: fuzz-packages $(FUZZ_TARGETS:%=$(FUZZ_OUT)/%)
+# clang and the libFuzzer runtime (PACKAGES, group ci), first.
+fuzz-packages:
+	@PACKAGES_CALLER="make fuzz" tests/packages install build ci
 
 # Each target gets a fresh work corpus (new inputs go there, never into the
 # tree) seeded from tests/fuzz/corpus/TARGET; the output is kept in
@@ -97,4 +100,4 @@ fuzz: fuzz-build
 fuzz-clean:
 	rm -rf $(FUZZ_OUT)
 
-.PHONY: fuzz fuzz-build fuzz-clean
+.PHONY: fuzz fuzz-build fuzz-clean fuzz-packages
