@@ -40,6 +40,7 @@
 #include "queue.h"
 #include "runner.h"
 #include "smtpd.h"
+#include "netaddr.h"
 #include "throttle.h"
 #include "tls.h"
 #include "util.h"
@@ -604,7 +605,7 @@ monitor_run(int fd, int client_fd, pid_t child)
 		close(0);	/* fd 1 stays, for the 421 below */
 	client_addr(client_fd, ip, sizeof(ip));
 	trusted = strcmp(ip, "pipe") != 0 &&
-	    thr_addr_in(ip, conf.trusted_networks, "trusted_networks");
+	    netaddr_in(ip, conf.trusted_networks, "trusted_networks");
 	auth_user[0] = '\0';
 	auth_fails = 0;
 	have_client = client_fd >= 0;
