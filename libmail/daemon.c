@@ -15,6 +15,7 @@
 #include "daemon.h"
 #include "log.h"
 #include "params.h"
+#include "tls.h"
 #include "util.h"
 
 static int queue_mode;
@@ -152,4 +153,19 @@ daemon_start(int argc, char *argv[], const char *prog, struct peer *peer,
 	peer_of_fd0(peer);
 	log_info("connect ip=%s", peer->addr);
 	return 0;
+}
+
+int
+daemon_tls_init(char *err, size_t errsize)
+{
+	struct tls_server_conf tc = {
+		.mode = conf.tls,
+		.cert = conf.tls_cert,
+		.key = conf.tls_key,
+		.min_version = conf.tls_min_version,
+		.ciphers = conf.tls_ciphers,
+		.ciphersuites = conf.tls_ciphersuites,
+	};
+
+	return tls_server_init(&tc, err, errsize);
 }

@@ -36,4 +36,10 @@ int	daemon_queue_mode(void);
  */
 char *const *daemon_args(void);
 
+/*
+ * tls_server_init() with the tls_* keys of the configuration: call as
+ * root, before the privilege drop. 0 ok; -1 with a one-line reason in err.
+ */
+int	daemon_tls_init(char *err, size_t errsize);
+
 #endif

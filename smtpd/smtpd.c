@@ -63,7 +63,7 @@ main(int argc, char *argv[])
 		return runner_main();
 
 	/* The key is read here, as root, and never after the drop. */
-	if (tls_server_init(err, sizeof(err)) == -1)
+	if (daemon_tls_init(err, sizeof(err)) == -1)
 		goto tls_error;
 	/* Per-address limits, here since inetd enforces none of its own. */
 	if (thr_conn_enter(peer.addr, getpid(), &why) == 1) {
