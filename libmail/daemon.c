@@ -19,6 +19,7 @@
 #include "util.h"
 
 static int queue_mode;
+static int flags_given;	/* daemon_start's flags, for usage() */
 /* -d, -f FILE, -o KEY=VALUE as given, for daemon_args(). */
 static char **kept;
 static size_t nkept;
@@ -27,7 +28,7 @@ static void
 usage(const char *prog)
 {
 	fprintf(stderr, "usage: %s [-dV%s] [-f file] [-o key=value]\n", prog,
-	    strcmp(prog, "smtpd") == 0 ? "q" : "");
+	    (flags_given & DAEMON_QUEUE) ? "q" : "");
 	exit(2);
 }
 
@@ -93,13 +94,14 @@ make_id(char *id, size_t size)
 }
 
 int
-daemon_start(int argc, char *argv[], const char *prog, struct peer *peer,
-    char *err, size_t errsize)
+daemon_start(int argc, char *argv[], const char *prog, int flags,
+    struct peer *peer, char *err, size_t errsize)
 {
 	const char *cfile = CONF_FILE;
 	int ch, debug = 0, explicit_file = 0;
 	char id[16];
 
+	flags_given = flags;
 	conf_defaults();
 	while ((ch = getopt(argc, argv, "dVqf:o:")) != -1) {
 		switch (ch) {
@@ -108,8 +110,8 @@ daemon_start(int argc, char *argv[], const char *prog, struct peer *peer,
 			keep("-d", NULL);
 			break;
 		case 'q':
-			/* only smtpd has a queue to run */
-			if (strcmp(prog, "smtpd") != 0)
+			/* only a program with a queue to run takes -q */
+			if (!(flags & DAEMON_QUEUE))
 				usage(prog);
 			queue_mode = 1;
 			break;

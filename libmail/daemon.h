@@ -1,8 +1,8 @@
 /*
  * daemon.h - what every inetd-style daemon does first: the command line
- * (-d, -V, -f FILE, -o key=value; smtpd also -q), the configuration (-o
- * wins over the file), the log, signals, the connection id and the
- * client's address.
+ * (-d, -V, -f FILE, -o key=value; -q when the caller has a queue), the
+ * configuration (-o wins over the file), the log, signals, the connection
+ * id and the client's address.
  */
 #ifndef INETMAIL_DAEMON_H
 #define INETMAIL_DAEMON_H
@@ -14,18 +14,23 @@ struct peer {
 	char	name[64];	/* the address literal for Received: */
 };
 
-/*
- * Runs the steps above for the program prog (its syslog tag). -V prints
- * the version and exits; bad usage exits 2. Returns 0, or -1 with the
- * configuration error in err: the caller answers in its own protocol.
- */
-int	daemon_start(int argc, char *argv[], const char *prog, struct peer *,
-	    char *err, size_t errsize);
+/* daemon_start flags */
+#define DAEMON_QUEUE	0x01	/* accept -q: the caller has a queue to run */
 
 /*
- * True when -q was given (smtpd only: run the relay queue once instead of
- * serving a connection on fd 0). In that mode daemon_start neither looks
- * at fd 0 nor logs a connection; peer says "pipe".
+ * Runs the steps above for the program prog (its syslog tag). -V prints
+ * the version and exits; bad usage (-q without DAEMON_QUEUE in flags)
+ * exits 2. Returns 0, or -1 with the configuration error in err: the
+ * caller answers in its own protocol.
+ */
+int	daemon_start(int argc, char *argv[], const char *prog, int flags,
+	    struct peer *, char *err, size_t errsize);
+
+/*
+ * True when -q was given (only with DAEMON_QUEUE; smtpd: run the relay
+ * queue once instead of serving a connection on fd 0). In that mode
+ * daemon_start neither looks at fd 0 nor logs a connection; peer says
+ * "pipe".
  */
 int	daemon_queue_mode(void);
 

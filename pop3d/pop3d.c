@@ -269,7 +269,7 @@ main(int argc, char *argv[])
 	struct peer peer;
 	pid_t pid;
 
-	if (daemon_start(argc, argv, "pop3d", &peer, err, sizeof(err)) == -1)
+	if (daemon_start(argc, argv, "pop3d", 0, &peer, err, sizeof(err)) == -1)
 		goto conf_error;
 	/*
 	 * The APOP timestamp is made here, before the fork, so the monitor

@@ -48,7 +48,8 @@ main(int argc, char *argv[])
 	struct peer peer;
 	pid_t pid;
 
-	if (daemon_start(argc, argv, "smtpd", &peer, err, sizeof(err)) == -1) {
+	if (daemon_start(argc, argv, "smtpd", DAEMON_QUEUE, &peer, err,
+	    sizeof(err)) == -1) {
 		if (daemon_queue_mode()) {
 			/* a timer, cron or an administrator: no SMTP client,
 			 * and stderr is theirs (with -d the log has it) */
