@@ -33,6 +33,7 @@
 #include "conf.h"
 #include "dnsbl.h"
 #include "greylist.h"
+#include "index.h"
 #include "log.h"
 #include "maildir.h"
 #include "params.h"
@@ -276,7 +277,7 @@ undo_one(const struct mailuser *u, void *arg)
 
 	if (user_maildir(u, path, sizeof(path)) == -1)
 		return EX_TEMP;
-	return maildir_undo(path, arg) == 0 ? EX_DELIVERED : EX_TEMP;
+	return idx_undo(path, arg) == 0 ? EX_DELIVERED : EX_TEMP;
 }
 
 /* ---- the relay queue (as unpriv_user, who owns queue_dir) ---- */
