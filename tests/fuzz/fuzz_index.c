@@ -1,5 +1,5 @@
 /*
- * fuzz_index.c - libmail/index.c record format: idx_rec_decode() on any
+ * fuzz_index.c - libmail/mailbox/index.c record format: idx_rec_decode() on any
  * bytes (what a damaged or hostile index.db could hold). Invariants: a
  * decoded record re-encodes (idx_rec_encode) to exactly the same bytes, its
  * strings are terminated inside their fields, dir is new/cur and wsize >=

@@ -1,6 +1,6 @@
 /*
- * test_index.c - libmail/index.c against a real Berkeley DB in a mkdtemp
- * directory: record format, UIDLs, put/get/del/iter/count, transactions,
+ * test_index.c - libmail/mailbox/index.c against a real Berkeley DB in a
+ * mkdtemp directory: record format, UIDLs, put/get/del/iter/count, transactions,
  * the lock, idx_sync after changes made by hand, damaged indexes rebuilt,
  * and a process killed while it holds the index.
  */

@@ -1,5 +1,5 @@
 /*
- * test_maildir.c - libmail/maildir.c in a mkdtemp directory: directory
+ * test_maildir.c - libmail/mailbox/maildir.c in a mkdtemp directory: directory
  * creation and symlink refusal, delivery (name, sizes, mode, no tmp file
  * left, index record), exact sizes with and without a final LF, header
  * parsing, name sizes, sync's per-file records, undo, failure cleanup.
