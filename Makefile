@@ -1,5 +1,6 @@
 # inetmail - one plain Makefile.
-#   make            build libmail/libmail.a, smtpd/smtpd, pop3d/pop3d, maildb/maildb
+#   make            build libmail's layer archives, smtpd/smtpd, pop3d/pop3d,
+#                   maildb/maildb
 #   make check      every test (unit, protocol, end to end)
 #   (make, make check, make run and make fuzz read PACKAGES: make names
 #   what is missing, the others install it as root with apt-get)
@@ -26,12 +27,29 @@ B	?= .
 WARN	 = -Wall -Wextra -Wformat=2 -Wshadow -Werror
 CFLAGS	?= -O2 -g
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(EXTRA_CFLAGS) \
-	     $(shell pkg-config --cflags libssl libcrypto pam 2>/dev/null) -Ilibmail -MMD -MP
+	     $(shell pkg-config --cflags libssl libcrypto pam 2>/dev/null) \
+	     $(INC) -MMD -MP
 LDLIBS	 = $(shell pkg-config --libs libssl libcrypto pam 2>/dev/null || echo -lssl -lcrypto -lpam) -ldb-5.3 -lresolv
 ALL_LDFLAGS = $(LDFLAGS) $(EXTRA_LDFLAGS)
 
-LIB_SRCS = $(wildcard libmail/*.c)
-LIB	 = $(B)/libmail/libmail.a
+# libmail's layers, bottom up (README "Layout"). A layer's files are
+# compiled with -I for its own directory and the layers below it only, so
+# an #include of a header from a layer above does not compile
+# (tests/e2e/layers.sh checks both). Everything else sees every layer.
+LAYERS	 = base common mailbox relay
+INC_base = -Ilibmail/base
+INC_common = $(INC_base) -Ilibmail/common
+INC_mailbox = $(INC_common) -Ilibmail/mailbox
+INC_relay = $(INC_mailbox) -Ilibmail/relay
+INC	 = $(INC_relay)
+$(foreach l,$(LAYERS),$(eval $(B)/libmail/$(l)/%.o: INC = $$(INC_$(l))))
+# One archive per layer, linked top layer first: a call from a layer into
+# one above it is then left undefined at link time, unless something
+# above already pulled that object in.
+LIB_SRCS = $(foreach l,$(LAYERS),$(wildcard libmail/$(l)/*.c))
+LIBS	 = $(foreach l,relay mailbox common base,\
+	     $(B)/libmail/$(l)/lib$(l).a)
+LIB	 = $(LIBS)
 PROGS	 = $(B)/smtpd/smtpd $(B)/maildb/maildb $(if $(wildcard pop3d/*.c),$(B)/pop3d/pop3d)
 UNIT_SRCS = $(wildcard tests/unit/*.c)
 UNITS	 = $(UNIT_SRCS:%.c=$(B)/%)
@@ -50,9 +68,18 @@ $(B)/%.o: %.c $(B)/.deps-ok
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
-$(LIB): $(LIB_SRCS:%.c=$(B)/%.o)
+$(foreach l,$(LAYERS),$(eval $(B)/libmail/$(l)/lib$(l).a: \
+	$$(patsubst %.c,$(B)/%.o,$$(wildcard libmail/$(l)/*.c))))
+$(LIBS):
 	rm -f $@
 	ar rcs $@ $^
+
+# make print-layer-flags LAYER=base: the compiler flags of that layer's
+# files (tests/e2e/layers.sh compiles with them).
+print-layer-flags:
+	@echo '$(ALL_CFLAGS)'
+print-layer-flags: INC = $(if $(filter $(LAYER),$(LAYERS)),$(INC_$(LAYER)),$(error \
+	LAYER= one of: $(LAYERS)))
 
 $(B)/smtpd/smtpd: $(patsubst %.c,$(B)/%.o,$(wildcard smtpd/*.c)) $(LIB)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -140,7 +167,8 @@ clean:
 	find . -type f -name '*.[oad]' -not -path './.git/*' -delete
 	rm -f smtpd/smtpd pop3d/pop3d maildb/maildb $(UNITS) $(TOOLS)
 
-.PHONY: all check asan run install install-config uninstall clean
+.PHONY: all check asan run install install-config uninstall clean \
+	print-layer-flags
 # libFuzzer targets (make fuzz) live with their corpus.
 -include tests/fuzz/fuzz.mk
 -include $(shell find $(B) -type f -name '*.d' -not -path './.git/*' -not -path './asan/*' 2>/dev/null)

@@ -456,7 +456,7 @@ names_free(struct namelist *l)
 /* ---- read-only inspection (users, verify) ---- */
 
 /* IX_NONE: no index directory yet, which is normal: delivery does not
- * index (libmail/maildir.c), the mailbox's first reader builds it. */
+ * index (libmail/mailbox/maildir.c), the mailbox's first reader builds it. */
 enum ixstate { IX_OK, IX_NONE, IX_STALE, IX_MISSING, IX_DAMAGED };
 static const char *const ixstate_name[] = { "ok", "none", "stale", "missing",
     "damaged" };

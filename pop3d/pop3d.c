@@ -269,7 +269,7 @@ main(int argc, char *argv[])
 	struct peer peer;
 	pid_t pid;
 
-	if (daemon_start(argc, argv, "pop3d", &peer, err, sizeof(err)) == -1)
+	if (daemon_start(argc, argv, "pop3d", 0, &peer, err, sizeof(err)) == -1)
 		goto conf_error;
 	/*
 	 * The APOP timestamp is made here, before the fork, so the monitor
@@ -281,7 +281,7 @@ main(int argc, char *argv[])
 		fatalx("apop timestamp");
 
 	/* The key is read here, as root, and never after the drop. */
-	if (tls_server_init(err, sizeof(err)) == -1)
+	if (daemon_tls_init(err, sizeof(err)) == -1)
 		goto tls_error;
 	/* Per-address limits, here since inetd enforces none of its own. */
 	if (thr_conn_enter(peer.addr, getpid(), &why) == 1) {

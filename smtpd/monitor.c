@@ -33,6 +33,7 @@
 #include "conf.h"
 #include "dnsbl.h"
 #include "greylist.h"
+#include "index.h"
 #include "log.h"
 #include "maildir.h"
 #include "params.h"
@@ -40,6 +41,7 @@
 #include "queue.h"
 #include "runner.h"
 #include "smtpd.h"
+#include "netaddr.h"
 #include "throttle.h"
 #include "tls.h"
 #include "util.h"
@@ -275,7 +277,7 @@ undo_one(const struct mailuser *u, void *arg)
 
 	if (user_maildir(u, path, sizeof(path)) == -1)
 		return EX_TEMP;
-	return maildir_undo(path, arg) == 0 ? EX_DELIVERED : EX_TEMP;
+	return idx_undo(path, arg) == 0 ? EX_DELIVERED : EX_TEMP;
 }
 
 /* ---- the relay queue (as unpriv_user, who owns queue_dir) ---- */
@@ -604,7 +606,7 @@ monitor_run(int fd, int client_fd, pid_t child)
 		close(0);	/* fd 1 stays, for the 421 below */
 	client_addr(client_fd, ip, sizeof(ip));
 	trusted = strcmp(ip, "pipe") != 0 &&
-	    thr_addr_in(ip, conf.trusted_networks, "trusted_networks");
+	    netaddr_in(ip, conf.trusted_networks, "trusted_networks");
 	auth_user[0] = '\0';
 	auth_fails = 0;
 	have_client = client_fd >= 0;

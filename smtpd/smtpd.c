@@ -48,7 +48,8 @@ main(int argc, char *argv[])
 	struct peer peer;
 	pid_t pid;
 
-	if (daemon_start(argc, argv, "smtpd", &peer, err, sizeof(err)) == -1) {
+	if (daemon_start(argc, argv, "smtpd", DAEMON_QUEUE, &peer, err,
+	    sizeof(err)) == -1) {
 		if (daemon_queue_mode()) {
 			/* a timer, cron or an administrator: no SMTP client,
 			 * and stderr is theirs (with -d the log has it) */
@@ -63,7 +64,7 @@ main(int argc, char *argv[])
 		return runner_main();
 
 	/* The key is read here, as root, and never after the drop. */
-	if (tls_server_init(err, sizeof(err)) == -1)
+	if (daemon_tls_init(err, sizeof(err)) == -1)
 		goto tls_error;
 	/* Per-address limits, here since inetd enforces none of its own. */
 	if (thr_conn_enter(peer.addr, getpid(), &why) == 1) {

@@ -452,7 +452,7 @@ PYEOF
 
 # index_read USER: what the mailbox's first reader does (maildb ls syncs the
 # index with the Maildir, building it when absent): delivery itself leaves
-# the index alone (libmail/maildir.c).
+# the index alone (libmail/mailbox/maildir.c).
 index_read() {
 	cw "$MAILDB" -f "$CONF" ls "$1" >/dev/null
 }

@@ -190,7 +190,7 @@ queue_dir = $T/queue
 queue_retry_min = 1s
 queue_retry_max = 2s
 smtp_connect_timeout = 5s
-# "127.0.0.1" alone is refused by thr_addr_in (a prefix length is needed)
+# "127.0.0.1" alone is refused by netaddr_in (a prefix length is needed)
 trusted_networks = 127.0.0.1/32 ::1/128
 EOF
 	relay_ssa 127.0.0.1:587 -d -f "$CONF" -o role=submission || fail "smtpd on 587"

@@ -1,5 +1,5 @@
 #!/bin/bash
-# smtpc_remote.sh - the outbound SMTP client (libmail/smtpc.c, driven by
+# smtpc_remote.sh - the outbound SMTP client (libmail/relay/smtpc.c, driven by
 # tests/tools/smtpc_send) against real receiving MTAs in a private
 # "internet": a network and mount namespace with only lo, its own
 # resolv.conf and dnsmasq serving the zone below, aiosmtpd

@@ -22,7 +22,7 @@ FUZZ_CFLAGS	?= -g -O1 -fno-omit-frame-pointer
 FUZZ_SAN	 = -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 FUZZ_ALL_CFLAGS	 = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter \
 		   $(FUZZ_SAN) $(FUZZ_CFLAGS) $(FUZZ_DEFS) \
-		   -Ilibmail -Ismtpd -Ipop3d -Itests/fuzz \
+		   $(INC_relay) -Ismtpd -Ipop3d -Itests/fuzz \
 		   $(shell pkg-config --cflags libssl libcrypto 2>/dev/null)
 FUZZ_LIBS	 = $(shell pkg-config --libs libssl libcrypto 2>/dev/null || echo -lssl -lcrypto) \
 		   -ldb-5.3 -lpam
@@ -34,29 +34,32 @@ FUZZ_ALL	 = $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_TARGETS	?= $(FUZZ_ALL)
 
 # Sources compiled into each target (besides tests/fuzz/TARGET.c).
+# libmail, by layer (base common mailbox relay; README "Layout")
+LM		 = libmail
 FUZZ_SRC_fuzz_address	   = smtpd/address.c
-FUZZ_SRC_fuzz_conf	   = libmail/conf.c libmail/util.c libmail/log.c
-FUZZ_SRC_fuzz_aliases	   = libmail/aliases.c libmail/conf.c libmail/buf.c \
-			     libmail/util.c libmail/log.c
-FUZZ_SRC_fuzz_index	   = libmail/index.c libmail/dbstore.c libmail/maildir.c libmail/util.c \
-			     libmail/log.c libmail/buf.c
-FUZZ_SRC_fuzz_privsep	   = libmail/privsep.c libmail/log.c
-FUZZ_SRC_fuzz_smtp_reply   = libmail/smtpc_reply.c libmail/util.c libmail/log.c
-FUZZ_SRC_fuzz_dsn	   = libmail/dsn.c libmail/queue.c libmail/dbstore.c libmail/buf.c \
-			     libmail/conf.c libmail/util.c libmail/log.c
-FUZZ_SRC_fuzz_queue_record = libmail/queue.c libmail/dbstore.c libmail/conf.c \
-			     libmail/util.c libmail/log.c
-FUZZ_SRC_fuzz_lineio	   = libmail/lineio.c libmail/buf.c libmail/util.c libmail/log.c
-FUZZ_SRC_fuzz_smtp_data	   = smtpd/message.c libmail/lineio.c libmail/buf.c \
-			     libmail/conf.c libmail/util.c libmail/log.c
-FUZZ_POP3_SRC		   = pop3d/common.c pop3d/preauth.c libmail/base64.c libmail/apop.c libmail/tls.c \
-			     libmail/lineio.c libmail/privsep.c libmail/buf.c \
-			     libmail/conf.c libmail/util.c libmail/log.c
-FUZZ_SRC_fuzz_base64	   = libmail/base64.c
+FUZZ_SRC_fuzz_conf	   = $(LM)/common/conf.c $(LM)/base/util.c $(LM)/base/log.c
+FUZZ_SRC_fuzz_aliases	   = $(LM)/common/aliases.c $(LM)/common/conf.c $(LM)/base/buf.c \
+			     $(LM)/base/util.c $(LM)/base/log.c
+FUZZ_SRC_fuzz_index	   = $(LM)/mailbox/index.c $(LM)/base/dbstore.c $(LM)/mailbox/maildir.c \
+			     $(LM)/base/util.c $(LM)/base/log.c $(LM)/base/buf.c
+FUZZ_SRC_fuzz_privsep	   = $(LM)/base/privsep.c $(LM)/base/log.c
+FUZZ_SRC_fuzz_smtp_reply   = $(LM)/relay/smtpc_reply.c $(LM)/base/util.c $(LM)/base/log.c
+FUZZ_SRC_fuzz_dsn	   = $(LM)/relay/dsn.c $(LM)/relay/queue.c $(LM)/base/dbstore.c \
+			     $(LM)/base/buf.c $(LM)/common/conf.c $(LM)/base/util.c $(LM)/base/log.c
+FUZZ_SRC_fuzz_queue_record = $(LM)/relay/queue.c $(LM)/base/dbstore.c $(LM)/common/conf.c \
+			     $(LM)/base/util.c $(LM)/base/log.c
+FUZZ_SRC_fuzz_lineio	   = $(LM)/base/lineio.c $(LM)/base/buf.c $(LM)/base/util.c $(LM)/base/log.c
+FUZZ_SRC_fuzz_smtp_data	   = smtpd/message.c $(LM)/base/lineio.c $(LM)/base/buf.c \
+			     $(LM)/common/conf.c $(LM)/base/util.c $(LM)/base/log.c
+FUZZ_POP3_SRC		   = pop3d/common.c pop3d/preauth.c $(LM)/base/base64.c \
+			     $(LM)/common/apop.c $(LM)/base/tls.c $(LM)/base/lineio.c \
+			     $(LM)/base/privsep.c $(LM)/base/buf.c $(LM)/common/conf.c \
+			     $(LM)/base/util.c $(LM)/base/log.c
+FUZZ_SRC_fuzz_base64	   = $(LM)/base/base64.c
 FUZZ_SRC_fuzz_pop3_preauth = $(FUZZ_POP3_SRC)
 
 define FUZZ_RULE
-$(FUZZ_OUT)/$(1): tests/fuzz/$(1).c $$(FUZZ_SRC_$(1)) $$(wildcard tests/fuzz/*.h libmail/*.h smtpd/*.h pop3d/*.h)
+$(FUZZ_OUT)/$(1): tests/fuzz/$(1).c $$(FUZZ_SRC_$(1)) $$(wildcard tests/fuzz/*.h libmail/*/*.h smtpd/*.h pop3d/*.h)
 	@mkdir -p $(FUZZ_OUT)
 	$(FUZZ_CC) $(FUZZ_ALL_CFLAGS) -o $$@ tests/fuzz/$(1).c $$(FUZZ_SRC_$(1)) $(FUZZ_LIBS)
 endef

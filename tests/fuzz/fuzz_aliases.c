@@ -1,5 +1,6 @@
 /*
- * fuzz_aliases.c - libmail/aliases.c alias_parse() on any aliases(5) text.
+ * fuzz_aliases.c - libmail/common/aliases.c alias_parse() on any
+ * aliases(5) text.
  * Invariants checked in the callback for every entry it reports: the name
  * is 1..64 characters of [a-z0-9._+-] (lower case), the targets are a
  * non-empty comma-separated list of at most ALIAS_TARGETS_MAX names or

@@ -1,5 +1,5 @@
 /*
- * fuzz_base64.c - libmail/base64.c b64_decode(), the strict RFC 4648
+ * fuzz_base64.c - libmail/base/base64.c b64_decode(), the strict RFC 4648
  * decoder behind the SASL exchanges of pop3d and smtpd AUTH, and
  * b64_encode (the SMTP client's credentials). The first input byte picks the
  * output size (the exact-size buffer lets ASan see an overflow), the rest

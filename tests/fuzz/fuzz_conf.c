@@ -1,7 +1,7 @@
 /*
- * fuzz_conf.c - libmail/conf.c: conf_load() on any file content (written to
- * a memfd and opened as /proc/self/fd/N, no refactoring), and conf_option()
- * on the first line as a "-o key=value". Invariants: no crash, no leak
+ * fuzz_conf.c - libmail/common/conf.c: conf_load() on any file content
+ * (written to a memfd and opened as /proc/self/fd/N, no refactoring), and
+ * conf_option() on the first line as a "-o key=value". Invariants: no crash, no leak
  * (ASan), an error message is terminated and mentions the path or "-o";
  * after a successful load every string key is printable, host names hold
  * only name characters, and numbers are inside their documented ranges.

@@ -1,5 +1,5 @@
 /*
- * fuzz_dsn.c - libmail/dsn.c: the bounce built from hostile parts (the
+ * fuzz_dsn.c - libmail/relay/dsn.c: the bounce built from hostile parts (the
  * original header as received, and the remote servers' replies kept in
  * the queue record). Input: NUL-separated fields: the header, then per
  * failed recipient (up to 4) its address, status, remote host and

@@ -1,9 +1,9 @@
 /*
- * fuzz_index.c - libmail/index.c record format: idx_rec_decode() on any
+ * fuzz_index.c - libmail/mailbox/index.c record format: idx_rec_decode() on any
  * bytes (what a damaged or hostile index.db could hold). Invariants: a
  * decoded record re-encodes (idx_rec_encode) to exactly the same bytes, its
  * strings are terminated inside their fields, dir is new/cur and wsize >=
- * size; a rejected input leaves the record zeroed. Also idx_uidl() on the
+ * size; a rejected input leaves the record zeroed. Also maildir_uidl() on the
  * input as a file name: the UIDL is 1..70 octets of 0x21..0x7e (RFC 1939 7)
  * and the same for the same name.
  */
@@ -57,13 +57,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	name = fuzz_cstr(data, n);
 	if (name[0] != '\0') {
 		memset(uidl, 0xA5, sizeof(uidl));
-		idx_uidl(name, uidl);
+		maildir_uidl(name, uidl);
 		FUZZ_CHECK(memchr(uidl, '\0', sizeof(uidl)) != NULL);
 		n = strlen(uidl);
 		FUZZ_CHECK(n >= 1 && n <= UIDL_MAX);
 		for (i = 0; i < n; i++)
 			FUZZ_CHECK(uidl[i] >= 0x21 && uidl[i] <= 0x7e);
-		idx_uidl(name, uidl2);
+		maildir_uidl(name, uidl2);
 		FUZZ_CHECK(strcmp(uidl, uidl2) == 0);
 	}
 	free(name);

@@ -1,5 +1,5 @@
 /*
- * fuzz_lineio.c - libmail/lineio.c io_getline(), the one line reader every
+ * fuzz_lineio.c - libmail/base/lineio.c io_getline(), the one line reader every
  * network byte goes through, against an independent byte-at-a-time model
  * of its documented policy (lineio.h): a line ends at LF, with crlf_only
  * only at CR LF (a bare LF stays in the line); one CR before the LF is

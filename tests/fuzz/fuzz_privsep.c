@@ -1,6 +1,6 @@
 /*
- * fuzz_privsep.c - libmail/privsep.c frame readers on arbitrary frames: the
- * monitor's view of a frame from a compromised session child. The input
+ * fuzz_privsep.c - libmail/base/privsep.c frame readers on arbitrary
+ * frames: the monitor's view of a frame from a compromised session child. The input
  * is split into a script (first byte: how many script bytes follow) and the
  * frame payload; each script byte asks for a ps_get_u32, ps_get_str with a
  * small or large max, or ps_get_bytes of some length, like a handler would.

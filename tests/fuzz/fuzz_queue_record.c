@@ -1,5 +1,5 @@
 /*
- * fuzz_queue_record.c - libmail/queue.c record format: qmsg_decode() on
+ * fuzz_queue_record.c - libmail/relay/queue.c record format: qmsg_decode() on
  * any bytes (what a damaged queue.db could hold). Invariants: a decoded
  * record has terminated strings, states in range, at most QUEUE_RCPT_MAX
  * recipients, and re-encodes (qmsg_encode) to exactly the same bytes; a

@@ -1,5 +1,5 @@
 /*
- * fuzz_smtp_reply.c - libmail/smtpc_reply.c: the parser of replies from
+ * fuzz_smtp_reply.c - libmail/relay/smtpc_reply.c: the parser of replies from
  * remote SMTP servers (every octet a remote server sends the outbound
  * client goes through it) and the DATA encoding.
  *

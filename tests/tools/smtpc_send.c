@@ -1,5 +1,5 @@
 /*
- * smtpc_send.c - drives the outbound SMTP client (libmail/smtpc.c) once,
+ * smtpc_send.c - drives the outbound SMTP client (libmail/relay/smtpc.c) once,
  * for tests/e2e/smtpc_remote.sh: delivers a message file to recipients of
  * one domain and prints one line per recipient with its verdict.
  *

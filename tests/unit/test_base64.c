@@ -1,5 +1,5 @@
 /*
- * test_base64.c - libmail/base64.c: the RFC 4648 section 10 test vectors
+ * test_base64.c - libmail/base/base64.c: the RFC 4648 section 10 test vectors
  * both ways, the strictness the SASL exchanges rely on (length, padding
  * place, alphabet, no white space), the output bound of both directions,
  * and the SASL PLAIN message of RFC 4616.

@@ -1,5 +1,5 @@
 /*
- * test_dsn.c - libmail/dsn.c: the RFC 3464 bounce built from a queue
+ * test_dsn.c - libmail/relay/dsn.c: the RFC 3464 bounce built from a queue
  * record and the queued file: its header, the three MIME parts, one
  * per-recipient block per failed recipient with the right Status,
  * Remote-MTA and Diagnostic-Code, the quoted original header (and never

@@ -1,6 +1,6 @@
 /*
- * test_index.c - libmail/index.c against a real Berkeley DB in a mkdtemp
- * directory: record format, UIDLs, put/get/del/iter/count, transactions,
+ * test_index.c - libmail/mailbox/index.c against a real Berkeley DB in a
+ * mkdtemp directory: record format, UIDLs, put/get/del/iter/count, transactions,
  * the lock, idx_sync after changes made by hand, damaged indexes rebuilt,
  * and a process killed while it holds the index.
  */
@@ -98,7 +98,7 @@ test_codec(void)
 	int len, i, rejected;
 
 	mkrec(&r, "1700000000.M1P2Q3.host,S=5,W=6:2,S", 1700000000, 5);
-	idx_uidl(r.name, r.uidl);
+	maildir_uidl(r.name, r.uidl);
 	str_copy(r.msgid, sizeof(r.msgid), "<a@b>");
 	r.dir = IDX_CUR;
 	len = idx_rec_encode(&r, buf, sizeof(buf));
@@ -156,44 +156,44 @@ test_uidl(void)
 	char u1[UIDL_MAX + 1], u2[UIDL_MAX + 1], name[300], want[80];
 	size_t i;
 
-	idx_uidl("1700000000.M1P2Q3.host,S=5,W=6", u1);
+	maildir_uidl("1700000000.M1P2Q3.host,S=5,W=6", u1);
 	ok(strcmp(u1, "1700000000.M1P2Q3.host") == 0, "uidl: unique part (%s)", u1);
-	idx_uidl("1700000000.M1P2Q3.host,S=5,W=6:2,RS", u2);
+	maildir_uidl("1700000000.M1P2Q3.host,S=5,W=6:2,RS", u2);
 	ok(strcmp(u1, u2) == 0, "uidl: same after flags are added");
-	idx_uidl("1700000000.M1P2Q3.host:2,", u2);
+	maildir_uidl("1700000000.M1P2Q3.host:2,", u2);
 	ok(strcmp(u1, u2) == 0, "uidl: same for a name without sizes");
 	str_fmt(name, sizeof(name), "1700000000.M123456P1234Q1.%080d", 0);
 	memset(name + 26, 'h', 80);
-	idx_uidl(name, u1);
+	maildir_uidl(name, u1);
 	ok(strcmp(u1, "~18254b13ea50c6b73d885fb13bc260dbbf0bd53c34198e11b26a5e6a6ff3f6fb")
 	    == 0, "uidl: 106-char unique part is ~sha256 (%s)", u1);
 	ok(strlen(u1) <= UIDL_MAX, "uidl: hashed form fits UIDL_MAX");
 	strcat(name, ",S=1:2,S");
-	idx_uidl(name, u2);
+	maildir_uidl(name, u2);
 	ok(strcmp(u1, u2) == 0, "uidl: hash stable across flags");
 	name[60] = 'x';
-	idx_uidl(name, u2);
+	maildir_uidl(name, u2);
 	ok(strcmp(u1, u2) != 0, "uidl: different long names, different hashes");
 	for (i = 0; i < sizeof(vec) / sizeof(vec[0]); i++) {
 		memset(name, 'a', (size_t)vec[i].len);
 		name[0] = '~';
 		name[vec[i].len] = '\0';
-		idx_uidl(name, u1);
+		maildir_uidl(name, u1);
 		str_fmt(want, sizeof(want), "~%s", vec[i].hex);
 		ok(strcmp(u1, want) == 0, "uidl: '~' names hashed, SHA-256 "
 		    "padding at %d bytes", vec[i].len);
 	}
-	idx_uidl("abc def", u1);
+	maildir_uidl("abc def", u1);
 	ok(u1[0] == '~' && strlen(u1) == 65, "uidl: space hashed");
-	idx_uidl("abc\177", u1);
+	maildir_uidl("abc\177", u1);
 	ok(u1[0] == '~', "uidl: DEL byte hashed");
 	memset(name, 'b', UIDL_MAX);
 	name[UIDL_MAX] = '\0';
-	idx_uidl(name, u1);
+	maildir_uidl(name, u1);
 	ok(strcmp(u1, name) == 0, "uidl: exactly %d chars kept", UIDL_MAX);
 	name[UIDL_MAX] = 'b';
 	name[UIDL_MAX + 1] = '\0';
-	idx_uidl(name, u1);
+	maildir_uidl(name, u1);
 	ok(u1[0] == '~', "uidl: %d chars hashed", UIDL_MAX + 1);
 }
 

@@ -1,5 +1,5 @@
 /*
- * test_maildir.c - libmail/maildir.c in a mkdtemp directory: directory
+ * test_maildir.c - libmail/mailbox/maildir.c in a mkdtemp directory: directory
  * creation and symlink refusal, delivery (name, sizes, mode, no tmp file
  * left, index record), exact sizes with and without a final LF, header
  * parsing, name sizes, sync's per-file records, undo, failure cleanup.
@@ -277,15 +277,15 @@ test_deliver(void)
 		idx_close(&ix);
 
 	/* undo, also after the file was moved to cur/ with flags */
-	ok(maildir_undo(md, r.name) == 0, "undo the first");
+	ok(idx_undo(md, r.name) == 0, "undo the first");
 	str_fmt(p, sizeof(p), "%s/new/%s", md, r.name);
 	ok(access(p, F_OK) == -1 && errno == ENOENT, "file gone");
 	str_fmt(p, sizeof(p), "%s/new/%s", md, r2.name);
 	str_fmt(buf, sizeof(buf), "%s/cur/%s:2,S", md, r2.name);
 	rename(p, buf);
-	ok(maildir_undo(md, r2.name) == 0 && access(buf, F_OK) == -1,
+	ok(idx_undo(md, r2.name) == 0 && access(buf, F_OK) == -1,
 	    "undo finds it in cur/ by its unique part");
-	ok(maildir_undo(md, r2.name) == -1 && errno == ENOENT, "undo again: ENOENT");
+	ok(idx_undo(md, r2.name) == -1 && errno == ENOENT, "undo again: ENOENT");
 	ok(idx_open(&ix, md, 0) == 0 && idx_count(ix, &cnt, NULL) == 0 &&
 	    cnt == 0, "records removed");
 	if (ix != NULL)

@@ -1,5 +1,5 @@
 /*
- * test_queue.c - libmail/queue.c against a real Berkeley DB in a mkdtemp
+ * test_queue.c - libmail/relay/queue.c against a real Berkeley DB in a mkdtemp
  * directory: add/get/update/remove/list, ids, the retry schedule, a record
  * deleted meanwhile not recreated by an update, 10000 recipients, strict
  * decoding of damaged records (through the codec and through the store),

@@ -9,8 +9,8 @@
  * and the reply (or our own reason) that decided it.
  *
  * Everything a remote server says is untrusted: replies go through
- * smtpc_reply_line(), a pure, bounded parser (libmail/smtpc_reply.c, with
- * the DATA encoding; fuzzed by tests/fuzz/fuzz_smtp_reply.c), and their
+ * smtpc_reply_line(), a pure, bounded parser (smtpc_reply.c, with the
+ * DATA encoding; fuzzed by tests/fuzz/fuzz_smtp_reply.c), and their
  * text is made printable.
  */
 #ifndef INETMAIL_SMTPC_H

@@ -215,117 +215,12 @@ meta_decode(const void *buf, size_t len, struct meta *m)
 	return 0;
 }
 
-/* ---- UIDL ---- */
+/* ---- unique parts ---- */
 
-/* SHA-256 (FIPS 180-4), for UIDLs of long or odd unique parts. */
-static const uint32_t sha_k[64] = {
-	0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1,
-	0x923f82a4, 0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3,
-	0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786,
-	0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
-	0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147,
-	0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13,
-	0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b,
-	0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
-	0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a,
-	0x5b9cca4f, 0x682e6ff3, 0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208,
-	0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2
-};
-
-#define ROR(x, n)	(((x) >> (n)) | ((x) << (32 - (n))))
-
-static void
-sha256_block(uint32_t h[8], const unsigned char b[64])
-{
-	uint32_t w[64], a, bb, c, d, e, f, g, hh, t1, t2;
-	int i;
-
-	for (i = 0; i < 16; i++)
-		w[i] = (uint32_t)b[4 * i] << 24 | (uint32_t)b[4 * i + 1] << 16 |
-		    (uint32_t)b[4 * i + 2] << 8 | b[4 * i + 3];
-	for (i = 16; i < 64; i++)
-		w[i] = (ROR(w[i - 2], 17) ^ ROR(w[i - 2], 19) ^ (w[i - 2] >> 10)) +
-		    w[i - 7] + (ROR(w[i - 15], 7) ^ ROR(w[i - 15], 18) ^
-		    (w[i - 15] >> 3)) + w[i - 16];
-	a = h[0]; bb = h[1]; c = h[2]; d = h[3];
-	e = h[4]; f = h[5]; g = h[6]; hh = h[7];
-	for (i = 0; i < 64; i++) {
-		t1 = hh + (ROR(e, 6) ^ ROR(e, 11) ^ ROR(e, 25)) +
-		    ((e & f) ^ (~e & g)) + sha_k[i] + w[i];
-		t2 = (ROR(a, 2) ^ ROR(a, 13) ^ ROR(a, 22)) +
-		    ((a & bb) ^ (a & c) ^ (bb & c));
-		hh = g; g = f; f = e; e = d + t1;
-		d = c; c = bb; bb = a; a = t1 + t2;
-	}
-	h[0] += a; h[1] += bb; h[2] += c; h[3] += d;
-	h[4] += e; h[5] += f; h[6] += g; h[7] += hh;
-}
-
-static void
-sha256(const void *data, size_t len, unsigned char out[32])
-{
-	uint32_t h[8] = { 0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
-	    0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19 };
-	const unsigned char *p = data;
-	unsigned char b[128];
-	size_t rest, padlen, i;
-
-	for (; len - (size_t)(p - (const unsigned char *)data) >= 64; p += 64)
-		sha256_block(h, p);
-	rest = len % 64;
-	memset(b, 0, sizeof(b));
-	memcpy(b, p, rest);
-	b[rest] = 0x80;
-	padlen = rest < 56 ? 64 : 128;
-	put_le(b + padlen - 8, 0, 8);
-	for (i = 0; i < 8; i++)
-		b[padlen - 1 - i] = (unsigned char)(((uint64_t)len * 8) >> (8 * i));
-	sha256_block(h, b);
-	if (padlen == 128)
-		sha256_block(h, b + 64);
-	for (i = 0; i < 8; i++) {
-		out[4 * i] = (unsigned char)(h[i] >> 24);
-		out[4 * i + 1] = (unsigned char)(h[i] >> 16);
-		out[4 * i + 2] = (unsigned char)(h[i] >> 8);
-		out[4 * i + 3] = (unsigned char)h[i];
-	}
-}
-
-/* Length of the unique part of a Maildir name: up to ':' or the first ','. */
 static size_t
 uniq_len(const char *name)
 {
 	return strcspn(name, ":,");
-}
-
-/*
- * A unique part is its own UIDL when it is 1..UIDL_MAX bytes of 0x21..0x7e
- * not starting with '~'; otherwise the UIDL is "~" and 64 hex digits of its
- * SHA-256. The '~' keeps the two forms from ever colliding.
- */
-void
-idx_uidl(const char *name, char *uidl)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t n = uniq_len(name), i;
-	unsigned char md[32];
-	int plain = n > 0 && n <= UIDL_MAX && name[0] != '~';
-
-	for (i = 0; plain && i < n; i++)
-		if ((unsigned char)name[i] < 0x21 || (unsigned char)name[i] > 0x7e)
-			plain = 0;
-	if (plain) {
-		memcpy(uidl, name, n);
-		uidl[n] = '\0';
-		return;
-	}
-	sha256(name, n, md);
-	uidl[0] = '~';
-	for (i = 0; i < 32; i++) {
-		uidl[1 + 2 * i] = hex[md[i] >> 4];
-		uidl[2 + 2 * i] = hex[md[i] & 15];
-	}
-	uidl[65] = '\0';
 }
 
 /* ---- environment ---- */
@@ -713,7 +608,7 @@ put_in(struct idx *ix, DB_TXN *t, const struct idx_rec *in)
 		errno = EINVAL;
 		return -1;
 	}
-	idx_uidl(rec.name, rec.uidl);
+	maildir_uidl(rec.name, rec.uidl);
 	if ((len = idx_rec_encode(&rec, buf, sizeof(buf))) == -1) {
 		errno = EINVAL;
 		return -1;
@@ -803,6 +698,24 @@ idx_del(struct idx *ix, const char *name)
 	r = del_in(ix, t, &k);
 	ret = txn_done(ix, t, own, r != -1);
 	return ret == -1 ? -1 : r;
+}
+
+int
+idx_undo(const char *maildir, const char *name)
+{
+	struct idx *ix;
+
+	if (maildir_undo(maildir, name) == -1)
+		return -1;
+	if (idx_open(&ix, maildir, 0) == -1) {
+		if (errno != ENOENT)
+			log_warn("maildir: %s: index not updated", pr(maildir));
+		return 0;
+	}
+	if (idx_del(ix, name) == -1)
+		log_warn("maildir: %s: index not updated", pr(maildir));
+	idx_close(&ix);
+	return 0;
 }
 
 int

@@ -15,7 +15,28 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "index.h"
+#include "params.h"
+
+/*
+ * The description of one message file: what maildir_deliver() and
+ * maildir_index_file() fill in and the index (index.h) stores.
+ */
+enum idx_dir { IDX_NEW = 0, IDX_CUR = 1 };
+
+struct idx_rec {
+	char	 name[IDX_NAME_MAX];	/* file name inside new/ or cur/ */
+	char	 uidl[UIDL_MAX + 1];	/* from the unique part of the name */
+	uint8_t	 dir;			/* enum idx_dir */
+	uint64_t size;			/* octets on disk (LF line ends) */
+	uint64_t wsize;			/* octets with CRLF line ends (POP3 size) */
+	uint32_t lines;			/* line count */
+	int64_t	 arrival;		/* Unix time of delivery */
+	char	 from[IDX_HDR_MAX + 1];	/* header values, unfolded, printable, cut */
+	char	 to[IDX_HDR_MAX + 1];
+	char	 subject[IDX_HDR_MAX + 1];
+	char	 date[IDX_HDR_MAX + 1];
+	char	 msgid[IDX_HDR_MAX + 1];
+};
 
 /* Creates path, path/tmp, path/new, path/cur (0700) where missing. Refuses
  * symlinks at any of them. 0 ok, -1 with errno. */
@@ -33,7 +54,8 @@ int	maildir_create(const char *path);
 int	maildir_deliver(const char *path, const char *header, int msgfd,
 	    struct idx_rec *rec);
 
-/* Undoes a delivery: removes new/NAME (or cur/NAME...) and its record. */
+/* Undoes a delivery: removes new/NAME (or cur/NAME with flags) and syncs
+ * the directory. The index is not touched (idx_undo does both). */
 int	maildir_undo(const char *path, const char *name);
 
 /*
@@ -58,5 +80,10 @@ int	maildir_name_sizes(const char *name, uint64_t *size, uint64_t *wsize);
  */
 int	maildir_index_file(int dirfd, const char *name, int dir,
 	    struct idx_rec *rec);
+
+/* The UIDL for a Maildir file name: its unique part (before ':' and before
+ * the first ','), or a hash of it when it is longer than UIDL_MAX or has
+ * bytes outside 0x21..0x7e. Writes UIDL_MAX+1 bytes at most. */
+void	maildir_uidl(const char *name, char *uidl);
 
 #endif

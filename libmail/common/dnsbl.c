@@ -17,7 +17,7 @@
 #include "conf.h"
 #include "dnsbl.h"
 #include "log.h"
-#include "throttle.h"
+#include "netaddr.h"
 #include "util.h"
 
 #define DNSBL_TIMEOUT	2	/* seconds per name server */
@@ -28,7 +28,7 @@ dnsbl_exempt(const char *ip)
 {
 	if (conf.dnsbl_zones == NULL || conf.dnsbl_zones[0] == '\0')
 		return 1;
-	return thr_addr_in(ip, conf.dnsbl_exempt, "dnsbl_exempt");
+	return netaddr_in(ip, conf.dnsbl_exempt, "dnsbl_exempt");
 }
 
 int
@@ -39,7 +39,7 @@ dnsbl_name(const char *ip, const char *zone, char *out, size_t size)
 	unsigned char a[16];
 	int i;
 
-	if (thr_addr_keys(ip, addr, sizeof(addr), net, sizeof(net)) == -1)
+	if (netaddr_keys(ip, addr, sizeof(addr), net, sizeof(net)) == -1)
 		return -1;
 	if (inet_pton(AF_INET, addr, a) == 1) {
 		if (str_fmt(rev, sizeof(rev), "%u.%u.%u.%u", a[3], a[2], a[1],

@@ -38,6 +38,7 @@
 #include "conf.h"
 #include "dbstore.h"
 #include "log.h"
+#include "netaddr.h"
 #include "throttle.h"
 #include "user.h"
 #include "util.h"
@@ -100,114 +101,14 @@ set_count(struct cnt *c, double n, int64_t now)
 	c->last = now;
 }
 
-/* ---- addresses ---- */
-
-/* Parses ip into family and 16 bytes (IPv4-mapped IPv6 counts as IPv4). */
-static int
-addr_parse(const char *ip, int *af, unsigned char a[16])
-{
-	memset(a, 0, 16);
-	if (inet_pton(AF_INET, ip, a) == 1) {
-		*af = AF_INET;
-		return 0;
-	}
-	if (inet_pton(AF_INET6, ip, a) == 1) {
-		static const unsigned char mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0,
-		    0, 0, 0xff, 0xff };
-
-		if (memcmp(a, mapped, 12) == 0) {
-			memmove(a, a + 12, 4);
-			memset(a + 4, 0, 12);
-			*af = AF_INET;
-		} else
-			*af = AF_INET6;
-		return 0;
-	}
-	return -1;
-}
-
-static int
-prefix_match(const unsigned char *a, const unsigned char *b, unsigned bits)
-{
-	unsigned full = bits / 8, rest = bits % 8;
-
-	if (memcmp(a, b, full) != 0)
-		return 0;
-	if (rest == 0)
-		return 1;
-	return ((a[full] ^ b[full]) & (0xff << (8 - rest)) & 0xff) == 0;
-}
-
-/* Canonical address and prefix ("a.b.c.0/24", "x:x:x:x::/64") of ip. */
-static int
-addr_keys(const char *ip, char *addr, size_t asize, char *net, size_t nsize)
-{
-	unsigned char a[16];
-	char buf[INET6_ADDRSTRLEN];
-	int af;
-
-	if (addr_parse(ip, &af, a) == -1 ||
-	    inet_ntop(af, a, buf, sizeof(buf)) == NULL ||
-	    str_copy(addr, asize, buf) == -1)
-		return -1;
-	memset(a + (af == AF_INET ? 3 : 8), 0, af == AF_INET ? 1 : 8);
-	if (inet_ntop(af, a, buf, sizeof(buf)) == NULL ||
-	    str_fmt(net, nsize, "%s/%d", buf, af == AF_INET ? 24 : 64) == -1)
-		return -1;
-	return 0;
-}
-
-int
-thr_addr_keys(const char *ip, char *addr, size_t asize, char *net,
-    size_t nsize)
-{
-	return addr_keys(ip, addr, asize, net, nsize);
-}
+/* ---- addresses (netaddr.c) ---- */
 
 int
 thr_exempt(const char *ip)
 {
 	if (conf.throttle_db == NULL || conf.throttle_db[0] == '\0')
 		return 1;
-	return thr_addr_in(ip, conf.throttle_exempt, "throttle_exempt");
-}
-
-int
-thr_addr_in(const char *ip, const char *list, const char *what)
-{
-	static int warned;
-	const char *p = list;
-	unsigned char a[16], b[16];
-	char tok[INET6_ADDRSTRLEN + 8], *slash;
-	uint64_t bits;
-	int af, bf;
-
-	if (addr_parse(ip, &af, a) == -1)
-		return 1;
-	while (*p != '\0') {
-		size_t n = strcspn(p, " ,\t");
-
-		if (n > 0 && n < sizeof(tok)) {
-			memcpy(tok, p, n);
-			tok[n] = '\0';
-			bits = 128;
-			if ((slash = strchr(tok, '/')) != NULL)
-				*slash++ = '\0';
-			if (addr_parse(tok, &bf, b) == -1 ||
-			    (slash != NULL && (parse_u64(slash, 128, &bits) == -1 ||
-			    bits > (bf == AF_INET ? 32u : 128u)))) {
-				if (!warned++)
-					log_warnx("%s: bad entry \"%s\", "
-					    "ignored", what, pr(tok));
-			} else if (bf == af && prefix_match(a, b, (unsigned)
-			    (slash == NULL ? (af == AF_INET ? 32 : 128) : bits)))
-				return 1;
-		} else if (n > 0 && !warned++)
-			log_warnx("%s: entry too long, ignored", what);
-		p += n;
-		p += strspn(p, " ,\t");
-	}
-	return 0;
+	return netaddr_in(ip, conf.throttle_exempt, "throttle_exempt");
 }
 
 /* ---- environment (the shared recipe: dbstore.c) ---- */
@@ -786,7 +687,7 @@ thr_clear(struct thr *t, const char *what)
 
 	/* an address in any spelling clears its canonical records, and the
 	 * block of its prefix (which would still refuse it) */
-	if (addr_keys(what, addr, sizeof(addr), net, sizeof(net)) == 0)
+	if (netaddr_keys(what, addr, sizeof(addr), net, sizeof(net)) == 0)
 		name = addr;
 	if ((r = t->env->txn_begin(t->env, NULL, &txn, 0)) != 0)
 		return db_fail(t, "txn_begin", r);
@@ -898,7 +799,7 @@ thr_auth_check(const char *ip, const char *user, struct thr_verdict *v)
 
 	memset(v, 0, sizeof(*v));
 	if (lim == 0 || thr_exempt(ip) ||
-	    addr_keys(ip, addr, sizeof(addr), net, sizeof(net)) == -1 ||
+	    netaddr_keys(ip, addr, sizeof(addr), net, sizeof(net)) == -1 ||
 	    (t = open_txn(&txn)) == NULL)
 		return;
 	memset(&cu, 0, sizeof(cu));
@@ -971,12 +872,12 @@ thr_auth_result(const char *ip, const char *user, int ok)
 	uint64_t lim = conf.auth_fail_limit;
 	int good = 0, bi = 0, bn = 0, bu;
 
-	if (!ok && addr_keys(ip, addr, sizeof(addr), net, sizeof(net)) == 0)
+	if (!ok && netaddr_keys(ip, addr, sizeof(addr), net, sizeof(net)) == 0)
 		log_info("event=auth_fail ip=%s user=%s", addr, pr(user));
 	else if (!ok)
 		log_info("event=auth_fail ip=%s user=%s", pr(ip), pr(user));
 	if (lim == 0 || thr_exempt(ip) ||
-	    addr_keys(ip, addr, sizeof(addr), net, sizeof(net)) == -1 ||
+	    netaddr_keys(ip, addr, sizeof(addr), net, sizeof(net)) == -1 ||
 	    (t = open_txn(&txn)) == NULL)
 		return;
 	if (ok) {
@@ -1017,7 +918,7 @@ thr_conn_enter(const char *ip, pid_t pid, const char **reason)
 
 	*reason = NULL;
 	if ((rate == 0 && max == 0) || thr_exempt(ip) ||
-	    addr_keys(ip, addr, sizeof(addr), net, sizeof(net)) == -1 ||
+	    netaddr_keys(ip, addr, sizeof(addr), net, sizeof(net)) == -1 ||
 	    (t = open_txn(&txn)) == NULL)
 		return 0;
 	good = 1;
@@ -1077,7 +978,7 @@ thr_conn_leave(const char *ip, pid_t pid)
 	int good;
 
 	if (conf.max_conn_per_ip == 0 || thr_exempt(ip) ||
-	    addr_keys(ip, addr, sizeof(addr), net, sizeof(net)) == -1 ||
+	    netaddr_keys(ip, addr, sizeof(addr), net, sizeof(net)) == -1 ||
 	    (t = open_txn(&txn)) == NULL)
 		return;
 	l = xmalloc(sizeof(*l));

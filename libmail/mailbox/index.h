@@ -18,28 +18,13 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "maildir.h"
 #include "params.h"
 
 #define IDX_DIRNAME	"inetmail"	/* no leading dot: not a Maildir++ folder */
 
 struct idx;
 
-enum idx_dir { IDX_NEW = 0, IDX_CUR = 1 };
-
-struct idx_rec {
-	char	 name[IDX_NAME_MAX];	/* file name inside new/ or cur/ */
-	char	 uidl[UIDL_MAX + 1];	/* from the unique part of the name */
-	uint8_t	 dir;			/* enum idx_dir */
-	uint64_t size;			/* octets on disk (LF line ends) */
-	uint64_t wsize;			/* octets with CRLF line ends (POP3 size) */
-	uint32_t lines;			/* line count */
-	int64_t	 arrival;		/* Unix time of delivery */
-	char	 from[IDX_HDR_MAX + 1];	/* header values, unfolded, printable, cut */
-	char	 to[IDX_HDR_MAX + 1];
-	char	 subject[IDX_HDR_MAX + 1];
-	char	 date[IDX_HDR_MAX + 1];
-	char	 msgid[IDX_HDR_MAX + 1];
-};
 
 /*
  * Opens (IDX_CREATE: creating MAILDIR/inetmail as needed) the index of the
@@ -65,6 +50,13 @@ int	idx_put(struct idx *, const struct idx_rec *);
 int	idx_get(struct idx *, const char *name, struct idx_rec *);
 /* 0 deleted, 1 not found, -1 error. */
 int	idx_del(struct idx *, const char *name);
+/*
+ * Undoes a delivery to the Maildir at maildir: maildir_undo(), then removes
+ * the record of name from the index when there is an index (a failure
+ * there is logged, not returned: the next idx_sync drops the record).
+ * 0 ok, -1 with errno as maildir_undo() sets it.
+ */
+int	idx_undo(const char *maildir, const char *name);
 /* Calls fn for each record in arrival order (then by name); stops if fn != 0. */
 int	idx_iter(struct idx *, int (*fn)(const struct idx_rec *, void *), void *);
 /* Number of messages and total wsize. */
@@ -94,10 +86,5 @@ int	idx_sync(struct idx *, const char *maildir, int flags,
 			 UIDL_MAX + 5 * IDX_HDR_MAX)
 int	idx_rec_encode(const struct idx_rec *, void *buf, size_t size);
 int	idx_rec_decode(const void *buf, size_t len, struct idx_rec *);
-
-/* The UIDL for a Maildir file name: its unique part (before ':' and before
- * the first ','), or a hash of it when it is longer than UIDL_MAX or has
- * bytes outside 0x21..0x7e. Writes UIDL_MAX+1 bytes at most. */
-void	idx_uidl(const char *name, char *uidl);
 
 #endif

@@ -86,17 +86,6 @@ int	thr_list(struct thr *, int (*fn)(const struct thr_entry *, void *),
  * returns how many, or -1. */
 int	thr_clear(struct thr *, const char *what);
 
-
-/* ---- shared helpers (greylist.c, dnsbl.c) ---- */
-
-/* 1 when ip is in list (addresses and prefixes, space or comma
- * separated; what names the key in a warning), or is not an address. */
-int	thr_addr_in(const char *ip, const char *list, const char *what);
-/* Canonical address and its /24 (IPv4) or /64 (IPv6) prefix, as
- * "a.b.c.0/24"; IPv4-mapped IPv6 counts as IPv4. -1 if not an address. */
-int	thr_addr_keys(const char *ip, char *addr, size_t asize, char *net,
-	    size_t nsize);
-
 /*
  * The same crash-safe store holding other records: dbname is the file in
  * dir (thr_open uses "throttle.db"), name prefixes its log lines. Records

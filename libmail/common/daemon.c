@@ -15,9 +15,11 @@
 #include "daemon.h"
 #include "log.h"
 #include "params.h"
+#include "tls.h"
 #include "util.h"
 
 static int queue_mode;
+static int flags_given;	/* daemon_start's flags, for usage() */
 /* -d, -f FILE, -o KEY=VALUE as given, for daemon_args(). */
 static char **kept;
 static size_t nkept;
@@ -26,7 +28,7 @@ static void
 usage(const char *prog)
 {
 	fprintf(stderr, "usage: %s [-dV%s] [-f file] [-o key=value]\n", prog,
-	    strcmp(prog, "smtpd") == 0 ? "q" : "");
+	    (flags_given & DAEMON_QUEUE) ? "q" : "");
 	exit(2);
 }
 
@@ -92,13 +94,14 @@ make_id(char *id, size_t size)
 }
 
 int
-daemon_start(int argc, char *argv[], const char *prog, struct peer *peer,
-    char *err, size_t errsize)
+daemon_start(int argc, char *argv[], const char *prog, int flags,
+    struct peer *peer, char *err, size_t errsize)
 {
 	const char *cfile = CONF_FILE;
 	int ch, debug = 0, explicit_file = 0;
 	char id[16];
 
+	flags_given = flags;
 	conf_defaults();
 	while ((ch = getopt(argc, argv, "dVqf:o:")) != -1) {
 		switch (ch) {
@@ -107,8 +110,8 @@ daemon_start(int argc, char *argv[], const char *prog, struct peer *peer,
 			keep("-d", NULL);
 			break;
 		case 'q':
-			/* only smtpd has a queue to run */
-			if (strcmp(prog, "smtpd") != 0)
+			/* only a program with a queue to run takes -q */
+			if (!(flags & DAEMON_QUEUE))
 				usage(prog);
 			queue_mode = 1;
 			break;
@@ -152,4 +155,19 @@ daemon_start(int argc, char *argv[], const char *prog, struct peer *peer,
 	peer_of_fd0(peer);
 	log_info("connect ip=%s", peer->addr);
 	return 0;
+}
+
+int
+daemon_tls_init(char *err, size_t errsize)
+{
+	struct tls_server_conf tc = {
+		.mode = conf.tls,
+		.cert = conf.tls_cert,
+		.key = conf.tls_key,
+		.min_version = conf.tls_min_version,
+		.ciphers = conf.tls_ciphers,
+		.ciphersuites = conf.tls_ciphersuites,
+	};
+
+	return tls_server_init(&tc, err, errsize);
 }

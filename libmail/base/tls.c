@@ -22,7 +22,6 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
-#include "conf.h"
 #include "log.h"
 #include "params.h"
 #include "tls.h"
@@ -63,41 +62,41 @@ readable(const char *path)
 }
 
 int
-tls_server_init(char *err, size_t errsize)
+tls_server_init(const struct tls_server_conf *tc, char *err, size_t errsize)
 {
-	const char *key = conf.tls_key[0] != '\0' ? conf.tls_key : conf.tls_cert;
+	const char *key = tc->key[0] != '\0' ? tc->key : tc->cert;
 	int minv;
 
-	if (conf.tls[0] == '\0')
-		mode = conf.tls_cert[0] != '\0' ? TLS_STARTTLS : TLS_NONE;
-	else if (strcmp(conf.tls, "none") == 0)
+	if (tc->mode[0] == '\0')
+		mode = tc->cert[0] != '\0' ? TLS_STARTTLS : TLS_NONE;
+	else if (strcmp(tc->mode, "none") == 0)
 		mode = TLS_NONE;
-	else if (strcmp(conf.tls, "starttls") == 0)
+	else if (strcmp(tc->mode, "starttls") == 0)
 		mode = TLS_STARTTLS;
-	else if (strcmp(conf.tls, "implicit") == 0)
+	else if (strcmp(tc->mode, "implicit") == 0)
 		mode = TLS_IMPLICIT;
 	else {
 		str_fmt(err, errsize, "tls: expected none, starttls or implicit, "
-		    "got \"%.40s\"", conf.tls);
+		    "got \"%.40s\"", tc->mode);
 		return -1;
 	}
-	if (strcmp(conf.tls_min_version, "TLSv1.2") == 0)
+	if (strcmp(tc->min_version, "TLSv1.2") == 0)
 		minv = TLS1_2_VERSION;
-	else if (strcmp(conf.tls_min_version, "TLSv1.3") == 0)
+	else if (strcmp(tc->min_version, "TLSv1.3") == 0)
 		minv = TLS1_3_VERSION;
-	else if (strcmp(conf.tls_min_version, "TLSv1.1") == 0)
+	else if (strcmp(tc->min_version, "TLSv1.1") == 0)
 		minv = TLS1_1_VERSION;
-	else if (strcmp(conf.tls_min_version, "TLSv1") == 0)
+	else if (strcmp(tc->min_version, "TLSv1") == 0)
 		minv = TLS1_VERSION;
 	else {
 		str_fmt(err, errsize, "tls_min_version: expected TLSv1.2 or "
-		    "TLSv1.3, got \"%.40s\"", conf.tls_min_version);
+		    "TLSv1.3, got \"%.40s\"", tc->min_version);
 		return -1;
 	}
 	if (mode == TLS_NONE)
 		return 0;
-	if (conf.tls_cert[0] == '\0') {
-		str_fmt(err, errsize, "tls = %s needs tls_cert", conf.tls);
+	if (tc->cert[0] == '\0') {
+		str_fmt(err, errsize, "tls = %s needs tls_cert", tc->mode);
 		goto fail;
 	}
 	ERR_clear_error();
@@ -117,23 +116,23 @@ tls_server_init(char *err, size_t errsize)
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
 	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	SSL_CTX_set_dh_auto(ctx, 1);
-	if (SSL_CTX_set_cipher_list(ctx, conf.tls_ciphers) != 1) {
+	if (SSL_CTX_set_cipher_list(ctx, tc->ciphers) != 1) {
 		str_fmt(err, errsize, "tls_ciphers: no usable cipher in \"%.60s\"",
-		    conf.tls_ciphers);
+		    tc->ciphers);
 		goto fail;
 	}
-	if (SSL_CTX_set_ciphersuites(ctx, conf.tls_ciphersuites) != 1) {
+	if (SSL_CTX_set_ciphersuites(ctx, tc->ciphersuites) != 1) {
 		str_fmt(err, errsize, "tls_ciphersuites: bad list \"%.60s\"",
-		    conf.tls_ciphersuites);
+		    tc->ciphersuites);
 		goto fail;
 	}
-	if (readable(conf.tls_cert) == -1) {
-		str_fmt(err, errsize, "tls_cert %s: %s", conf.tls_cert, strerror(errno));
+	if (readable(tc->cert) == -1) {
+		str_fmt(err, errsize, "tls_cert %s: %s", tc->cert, strerror(errno));
 		goto fail;
 	}
-	if (SSL_CTX_use_certificate_chain_file(ctx, conf.tls_cert) != 1) {
+	if (SSL_CTX_use_certificate_chain_file(ctx, tc->cert) != 1) {
 		str_fmt(err, errsize, "tls_cert %s: not a PEM certificate chain: %s",
-		    conf.tls_cert, ssl_reason());
+		    tc->cert, ssl_reason());
 		goto fail;
 	}
 	if (readable(key) == -1) {
@@ -147,7 +146,7 @@ tls_server_init(char *err, size_t errsize)
 		    (ERR_GET_REASON(e) == X509_R_KEY_VALUES_MISMATCH ||
 		    ERR_GET_REASON(e) == X509_R_KEY_TYPE_MISMATCH))
 			str_fmt(err, errsize, "tls_key %s does not match the "
-			    "certificate in tls_cert %s", key, conf.tls_cert);
+			    "certificate in tls_cert %s", key, tc->cert);
 		else
 			str_fmt(err, errsize, "tls_key %s: not a PEM private key: %s", key,
 		    ssl_reason());
@@ -155,7 +154,7 @@ tls_server_init(char *err, size_t errsize)
 	}
 	if (SSL_CTX_check_private_key(ctx) != 1) {
 		str_fmt(err, errsize, "tls_key %s does not match the certificate "
-		    "in tls_cert %s", key, conf.tls_cert);
+		    "in tls_cert %s", key, tc->cert);
 		goto fail;
 	}
 	ERR_clear_error();

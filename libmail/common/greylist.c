@@ -20,6 +20,7 @@
 #include "greylist.h"
 #include "log.h"
 #include "params.h"
+#include "netaddr.h"
 #include "throttle.h"
 #include "util.h"
 
@@ -96,7 +97,7 @@ grey_exempt(const char *ip)
 	if (!conf.greylist || conf.greylist_db == NULL ||
 	    conf.greylist_db[0] == '\0')
 		return 1;
-	return thr_addr_in(ip, conf.greylist_exempt, "greylist_exempt");
+	return netaddr_in(ip, conf.greylist_exempt, "greylist_exempt");
 }
 
 int
@@ -138,7 +139,7 @@ grey_check(const char *ip, const char *sender, const char *rcpt)
 	int r, fresh = 0, good;
 
 	if (grey_exempt(ip) ||
-	    thr_addr_keys(ip, addr, sizeof(addr), net, sizeof(net)) == -1 ||
+	    netaddr_keys(ip, addr, sizeof(addr), net, sizeof(net)) == -1 ||
 	    norm_addr(from, sizeof(from), sender) == -1 ||
 	    norm_addr(to, sizeof(to), rcpt) == -1 ||
 	    str_fmt(key, sizeof(key), "%s\t%s\t%s", net, from, to) == -1)
@@ -292,10 +293,10 @@ grey_clear(struct thr *t, const char *what)
 		if (str_copy(ip, sizeof(ip), what) == -1)
 			return -1;
 		ip[strcspn(ip, "/")] = '\0';
-		if (thr_addr_keys(ip, addr, sizeof(addr), a.net,
+		if (netaddr_keys(ip, addr, sizeof(addr), a.net,
 		    sizeof(a.net)) == -1)
 			return -1;
-	} else if (thr_addr_keys(what, addr, sizeof(addr), a.net,
+	} else if (netaddr_keys(what, addr, sizeof(addr), a.net,
 	    sizeof(a.net)) == -1 && norm_addr(a.addr, sizeof(a.addr), what) == -1)
 		return -1;
 	if (thr_begin(t) == -1)
