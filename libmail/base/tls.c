@@ -38,13 +38,38 @@ tls_reason(void)
 	return buf;
 }
 
+SSL_CTX *
+tls_ctx_new(const SSL_METHOD *method, int minv, char *err, size_t errsize)
+{
+	SSL_CTX *cx;
+
+	ERR_clear_error();
+	if ((cx = SSL_CTX_new(method)) == NULL) {
+		str_fmt(err, errsize, "SSL_CTX_new: %s", tls_reason());
+		return NULL;
+	}
+	SSL_CTX_set_min_proto_version(cx, minv);
+	/*
+	 * One process per connection: a session cache or ticket keys would
+	 * die with it, so resumption is off. No renegotiation, no compression.
+	 */
+	SSL_CTX_set_options(cx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
+	    SSL_OP_NO_TICKET | SSL_OP_IGNORE_UNEXPECTED_EOF);
+	SSL_CTX_set_session_cache_mode(cx, SSL_SESS_CACHE_OFF);
+	SSL_CTX_set_mode(cx, SSL_MODE_ENABLE_PARTIAL_WRITE |
+	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	return cx;
+}
+
 int
-tls_readable(const char *path)
+tls_readable(const char *key, const char *path, char *err, size_t errsize)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
-	if (fd == -1)
+	if (fd == -1) {
+		str_fmt(err, errsize, "%s %s: %s", key, path, strerror(errno));
 		return -1;
+	}
 	close(fd);
 	return 0;
 }
@@ -195,12 +220,21 @@ tls_conn_new(SSL_CTX *cx, struct io *io)
 	    (io->rfd == io->wfd ? SSL_set_fd(c->ssl, io->rfd) :
 	    SSL_set_rfd(c->ssl, io->rfd) && SSL_set_wfd(c->ssl, io->wfd)) != 1) {
 		log_warnx("tls handshake: %s", tls_reason());
-		SSL_free(c->ssl);
-		free(c);
+		tls_conn_free(&c);
 		ERR_clear_error();
 		return NULL;
 	}
 	return c;
+}
+
+void
+tls_conn_free(struct tls_conn **cp)
+{
+	if (*cp == NULL)
+		return;
+	SSL_free((*cp)->ssl);
+	free(*cp);
+	*cp = NULL;
 }
 
 int
@@ -233,8 +267,7 @@ tls_end(struct io *io)
 		return;
 	ERR_clear_error();
 	(void)SSL_shutdown(c->ssl);	/* one try; we are closing anyway */
-	SSL_free(c->ssl);
-	free(c);
+	tls_conn_free(&c);
 	io->tr = NULL;
 	io->trctx = NULL;
 	ERR_clear_error();

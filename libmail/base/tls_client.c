@@ -4,8 +4,6 @@
  * handshake with SNI and, when asked, verification of the server's name.
  */
 #include <arpa/inet.h>
-#include <errno.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -26,23 +24,12 @@ int
 tls_client_init(const char *cafile, char *err, size_t errsize)
 {
 	tls_client_free();
-	ERR_clear_error();
-	if ((cctx = SSL_CTX_new(TLS_client_method())) == NULL) {
-		str_fmt(err, errsize, "SSL_CTX_new: %s", tls_reason());
+	if ((cctx = tls_ctx_new(TLS_client_method(), TLS1_2_VERSION, err,
+	    errsize)) == NULL)
 		goto fail;
-	}
-	SSL_CTX_set_min_proto_version(cctx, TLS1_2_VERSION);
-	SSL_CTX_set_options(cctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
-	    SSL_OP_NO_TICKET | SSL_OP_IGNORE_UNEXPECTED_EOF);
-	SSL_CTX_set_session_cache_mode(cctx, SSL_SESS_CACHE_OFF);
-	SSL_CTX_set_mode(cctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
-	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	if (cafile != NULL && cafile[0] != '\0') {
-		if (tls_readable(cafile) == -1) {
-			str_fmt(err, errsize, "relay_tls_ca_file %s: %s", cafile,
-			    strerror(errno));
+		if (tls_readable("relay_tls_ca_file", cafile, err, errsize) == -1)
 			goto fail;
-		}
 		if (SSL_CTX_load_verify_locations(cctx, cafile, NULL) != 1) {
 			str_fmt(err, errsize, "relay_tls_ca_file %s: no PEM "
 			    "certificate: %s", cafile, tls_reason());
@@ -139,8 +126,7 @@ tls_connect(struct io *io, const char *servername, int verify,
 	    SSL_get_cipher_name(c->ssl), verify ? "yes" : "no");
 	return 0;
 fail:
-	SSL_free(c->ssl);
-	free(c);
+	tls_conn_free(&c);
 fail_nossl:
 	{
 		char sn[LOG_TEXT_MAX + 8];	/* pr() has one buffer */

@@ -24,14 +24,28 @@ extern const struct io_transport tls_transport;
 
 /* The last OpenSSL error as text, for a log line or a startup error. */
 const char	*tls_reason(void);
-/* 0 if path can be opened for reading, else -1 with errno set. */
-int		 tls_readable(const char *path);
+/*
+ * A new context of method (TLS_server_method, TLS_client_method) with what
+ * both sides use: at least protocol version minv, no compression, no
+ * renegotiation, no session resumption, partial writes. NULL with the
+ * reason in err.
+ */
+SSL_CTX		*tls_ctx_new(const SSL_METHOD *method, int minv, char *err,
+		    size_t errsize);
+/*
+ * 0 if path can be opened for reading; else -1 with "key path: reason" in
+ * err (key: the configuration key that named the file).
+ */
+int		 tls_readable(const char *key, const char *path, char *err,
+		    size_t errsize);
 /* poll() one fd; 1 ready, 0 timeout, -1 error. */
 int		 tls_wait_one(int fd, short ev, int timeout_ms);
 /* Sets O_NONBLOCK on fd (best effort). */
 void		 tls_set_nonblock(int fd);
 /* A tls_conn with an SSL from cx on io's fds; NULL (logged) on failure. */
 struct tls_conn	*tls_conn_new(SSL_CTX *cx, struct io *io);
+/* Frees *cp and its SSL (no close_notify) and sets *cp to NULL. */
+void		 tls_conn_free(struct tls_conn **cp);
 /*
  * Runs the handshake of c (set up on io's fds) within timeout_s seconds,
  * as a client or as a server. 0 ok; -1 with a static or tls_reason() text

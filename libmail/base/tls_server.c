@@ -4,7 +4,6 @@
  * built as root before the privilege drop, and the handshake that turns a
  * session's io into TLS (STARTTLS, STLS, or implicit TLS).
  */
-#include <errno.h>
 #include <string.h>
 
 #include <openssl/err.h>
@@ -57,22 +56,9 @@ tls_server_init(const struct tls_server_conf *tc, char *err, size_t errsize)
 		str_fmt(err, errsize, "tls = %s needs tls_cert", tc->mode);
 		goto fail;
 	}
-	ERR_clear_error();
-	if ((ctx = SSL_CTX_new(TLS_server_method())) == NULL) {
-		str_fmt(err, errsize, "SSL_CTX_new: %s", tls_reason());
+	if ((ctx = tls_ctx_new(TLS_server_method(), minv, err, errsize)) == NULL)
 		goto fail;
-	}
-	SSL_CTX_set_min_proto_version(ctx, minv);
-	/*
-	 * One process per connection: a session cache or ticket keys would
-	 * die with it, so resumption is off. No renegotiation, no compression.
-	 */
-	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
-	    SSL_OP_NO_TICKET | SSL_OP_IGNORE_UNEXPECTED_EOF);
-	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
-	SSL_CTX_set_num_tickets(ctx, 0);
-	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
-	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	SSL_CTX_set_num_tickets(ctx, 0);	/* no TLS 1.3 tickets */
 	SSL_CTX_set_dh_auto(ctx, 1);
 	if (SSL_CTX_set_cipher_list(ctx, tc->ciphers) != 1) {
 		str_fmt(err, errsize, "tls_ciphers: no usable cipher in \"%.60s\"",
@@ -84,19 +70,15 @@ tls_server_init(const struct tls_server_conf *tc, char *err, size_t errsize)
 		    tc->ciphersuites);
 		goto fail;
 	}
-	if (tls_readable(tc->cert) == -1) {
-		str_fmt(err, errsize, "tls_cert %s: %s", tc->cert, strerror(errno));
+	if (tls_readable("tls_cert", tc->cert, err, errsize) == -1)
 		goto fail;
-	}
 	if (SSL_CTX_use_certificate_chain_file(ctx, tc->cert) != 1) {
 		str_fmt(err, errsize, "tls_cert %s: not a PEM certificate chain: %s",
 		    tc->cert, tls_reason());
 		goto fail;
 	}
-	if (tls_readable(key) == -1) {
-		str_fmt(err, errsize, "tls_key %s: %s", key, strerror(errno));
+	if (tls_readable("tls_key", key, err, errsize) == -1)
 		goto fail;
-	}
 	if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
 		unsigned long e = ERR_peek_last_error();
 
@@ -151,8 +133,7 @@ tls_accept(struct io *io, unsigned timeout_s)
 		return -1;
 	if (tls_handshake(c, io, 0, timeout_s, &why) == -1) {
 		log_info("tls handshake failed reason=\"%s\"", pr(why));
-		SSL_free(c->ssl);
-		free(c);
+		tls_conn_free(&c);
 		ERR_clear_error();
 		return -1;
 	}
