@@ -10,7 +10,7 @@
 #include "conf.h"
 #include "log.h"
 #include "pop3d.h"
-#include "tls.h"
+#include "tls_server.h"
 #include "util.h"
 
 void

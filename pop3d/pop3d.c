@@ -37,7 +37,7 @@
 #include "pop3d.h"
 #include "privsep.h"
 #include "throttle.h"
-#include "tls.h"
+#include "tls_server.h"
 #include "util.h"
 
 /* Waits for pid; a death by signal is logged and, when errfd >= 0,

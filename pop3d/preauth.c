@@ -31,7 +31,8 @@
 #include "log.h"
 #include "pop3d.h"
 #include "privsep.h"
-#include "tls.h"
+#include "tls_proxy.h"
+#include "tls_server.h"
 #include "util.h"
 
 #define SASL_MAX	POP3_CMD_MAX	/* decoded SASL data */

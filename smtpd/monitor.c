@@ -43,7 +43,7 @@
 #include "smtpd.h"
 #include "netaddr.h"
 #include "throttle.h"
-#include "tls.h"
+#include "tls_server.h"
 #include "util.h"
 
 /* Exit codes of a delivery child, sysexits style. */

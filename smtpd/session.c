@@ -44,7 +44,7 @@
 #include "params.h"
 #include "privsep.h"
 #include "smtpd.h"
-#include "tls.h"
+#include "tls_server.h"
 #include "util.h"
 
 /* Session states, as bits so a command table row can allow several. */

@@ -23,7 +23,7 @@
 #include "runner.h"
 #include "smtpd.h"
 #include "throttle.h"
-#include "tls.h"
+#include "tls_server.h"
 #include "util.h"
 
 /* -d was given (then the log already goes to stderr). */

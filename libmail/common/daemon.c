@@ -15,7 +15,7 @@
 #include "daemon.h"
 #include "log.h"
 #include "params.h"
-#include "tls.h"
+#include "tls_server.h"
 #include "util.h"
 
 static int queue_mode;

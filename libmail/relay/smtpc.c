@@ -33,7 +33,7 @@
 #include "lineio.h"
 #include "log.h"
 #include "smtpc.h"
-#include "tls.h"
+#include "tls_client.h"
 #include "util.h"
 
 #define ROUTE_MAX	10	/* addresses tried per delivery */
