@@ -9,7 +9,7 @@
 #   - max_conn_per_ip + 1 concurrent connections: the extra one is refused
 #     (pop3d and smtpd); greet_delay early talker gets 554
 # (kill -9 and 20 concurrent attackers: abuse_kill.sh)
-. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/../lib/lib.sh"
 need systemd python3
 
 [ -x "$POP3D" ] || { skip "pop3d" "not built"; done_testing; }

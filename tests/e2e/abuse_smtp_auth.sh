@@ -10,7 +10,7 @@
 #     slows the guesses down, capped at auth_penalty_max
 #   - the right password from a clean address still works (235)
 #   - event=auth_fail / event=throttled in the log, never the password
-. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/../lib/lib.sh"
 need systemd python3
 
 [ -x "$SMTPD" ] || { fail "smtpd is built"; done_testing; }

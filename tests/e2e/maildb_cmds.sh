@@ -8,7 +8,7 @@
 # maildb refuses a Maildir its account does not really own, so the daemons
 # here run with real setuid (real root; nss_wrapper and pam_wrapper only,
 # no uid_wrapper: under uid_wrapper every file belongs to the real uid).
-. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/../lib/lib.sh"
 need db5.3-util util-linux swaks
 
 if [ "$REAL_UID" != 0 ]; then

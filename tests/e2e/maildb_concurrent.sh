@@ -5,7 +5,7 @@
 # session unharmed, and rm/expire refused while it is open.
 #
 # Real root only (see maildb_cmds.sh): maildb checks real file owners.
-. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/../lib/lib.sh"
 need systemd db5.3-util curl swaks
 
 if [ "$REAL_UID" != 0 ]; then

@@ -9,7 +9,7 @@
 # stayed are unchanged, and pop3d still serves the mail.
 #
 # Real root only (see maildb_cmds.sh): maildb checks real file owners.
-. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/../lib/lib.sh"
 need db5.3-util swaks
 
 if [ "$REAL_UID" != 0 ]; then
