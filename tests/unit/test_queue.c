@@ -707,7 +707,7 @@ test_kill(const char *dir)
 			wrong++;
 	}
 	fclose(f);
-	printf("# kill: %d kills, %zu acknowledged\n", kills, acked);
+	CHECK_DIAG("kill: %d kills, %zu acknowledged", kills, acked);
 	CHECK(acked > 50, "kill: the writers made progress");
 	CHECK(missing == 0, "kill: every acknowledged message has its record");
 	CHECK(wrong == 0, "kill: every acknowledged message complete");
@@ -749,8 +749,8 @@ main(void)
 
 		str_fmt(cmd, sizeof(cmd), "rm -rf %s", base);
 		if (system(cmd) != 0)
-			printf("# could not remove %s\n", base);
+			CHECK_DIAG("could not remove %s", base);
 	} else
-		printf("# left %s\n", base);
+		CHECK_DIAG("left %s", base);
 	return CHECK_DONE();
 }
