@@ -14,19 +14,8 @@
 . "$(dirname "$0")/../lib/lib.sh"
 need db5.3-util passwd
 
-if [ "$REAL_UID" != 0 ]; then
-	skip "maildb queue" "needs real root: the queue's files must really be owned by unpriv_user (uid_wrapper does not change file owners)"
-	done_testing
-fi
-RS=()
-for kv in "${CWRAP_ENV[@]}"; do
-	case $kv in
-	LD_PRELOAD=*) kv=${kv//$WRAPLIB\/libuid_wrapper.so/}; kv=${kv//::/:}; kv=${kv%:} ;;
-	UID_WRAPPER*) continue ;;
-	esac
-	RS+=("$kv")
-done
-CWRAP_ENV=("${RS[@]}")
+real_owners "maildb queue" \
+    "needs real root: the queue's files must really be owned by unpriv_user (uid_wrapper does not change file owners)"
 QTOOL=$B/tests/tools/qtool
 QD=$T/spool/queue
 U=990	# inetmail in tests/lib/lib.sh's passwd

@@ -21,16 +21,7 @@ if [ "$REAL_UID" != 0 ] || [ -z "$CHROOT" ]; then
 	skip "privilege checks from /proc" "needs real root and a chroot (not root, or an ASan build: lib.sh sets no chroot_dir)"
 	done_testing
 fi
-# The environment without uid_wrapper.
-REAL_ENV=()
-for kv in "${CWRAP_ENV[@]}"; do
-	case $kv in
-	LD_PRELOAD=*) REAL_ENV+=("${kv/:$WRAPLIB\/libuid_wrapper.so/}") ;;
-	UID_WRAPPER*) ;;
-	*) REAL_ENV+=("$kv") ;;
-	esac
-done
-CWRAP_ENV=("${REAL_ENV[@]}")
+cwrap_real_ids	# the environment without uid_wrapper
 SP=$(free_port); PP=$(free_port)
 start_ssa "$SP" "$SMTPD" -f "$CONF" || fail "smtpd listens"
 start_ssa "$PP" "$POP3D" -f "$CONF" || fail "pop3d listens"

@@ -363,6 +363,56 @@ launcher_logs() {
 	done
 }
 
+# ---- real ids (as root) -------------------------------------------------
+# cwrap_real_ids: from here on the cwrap environment leaves uid_wrapper out:
+# setuid and file owners are real, the accounts still nss_wrapper's and PAM
+# still pam_wrapper's. Only for real root.
+cwrap_real_ids() {
+	local kv
+	local -a rs=()
+	for kv in "${CWRAP_ENV[@]}"; do
+		case $kv in
+		LD_PRELOAD=*) kv=${kv//$WRAPLIB\/libuid_wrapper.so/}; kv=${kv//::/:}; kv=${kv%:} ;;
+		UID_WRAPPER*) continue ;;
+		esac
+		rs+=("$kv")
+	done
+	CWRAP_ENV=("${rs[@]}")
+	chmod 1777 "$T/san"
+}
+# real_owners WHAT [WHY]: for a test whose files must really belong to the
+# accounts (maildb refuses a Maildir, or a queue, its account does not
+# really own; uid_wrapper changes no file owner). Not real root: the whole
+# test is one skip of WHAT (WHY, else the maildb reason) and ends here. As
+# root: cwrap_real_ids.
+real_owners() {
+	if [ "$REAL_UID" != 0 ]; then
+		skip "$1" "${2:-needs real root: maildb checks that files are really owned by the account (uid_wrapper does not change file owners)}"
+		done_testing
+	fi
+	cwrap_real_ids
+}
+# md ARGS...: maildb -f $CONF ARGS under the cwrap environment.
+md() { cw "$MAILDB" -f "$CONF" "$@"; }
+
+# ---- logins from chosen addresses (the abuse tests) ------------------------
+# login_once pop3|smtp PORT SRC USER PASSWORD HOW: one connection from the
+# loopback address SRC, one login (HOW: user, plain or login), QUIT; prints
+# "SECONDS VERDICT | AFTER" (tests/lib/login.py says more).
+login_once() { timeout 60 "$PY" "$TOP/tests/lib/login.py" "$@"; }
+# brute_force pop3|smtp PORT SRC USER HOW PASSWORD...: login_once from SRC
+# with each PASSWORD in turn; the results in BRUTE[0], BRUTE[1], ... (and in
+# one diag line).
+brute_force() {
+	local proto=$1 port=$2 src=$3 user=$4 how=$5 pw
+	shift 5
+	BRUTE=()
+	for pw in "$@"; do
+		BRUTE+=("$(login_once "$proto" "$port" "$src" "$user" "$pw" "$how")")
+	done
+	diag "$how attempts from $src: ${BRUTE[*]}"
+}
+
 # ---- mailboxes ----------------------------------------------------------
 # maildir USER: the Maildir path of a test user (default mailbox ~/Maildir).
 maildir() { echo "$T/home/$1/Maildir"; }
