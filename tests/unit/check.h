@@ -18,7 +18,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 
-static int check_n, check_failed, check_skipped;
+static int check_n, check_failed, check_skipped, check_cond;
 
 static inline int check_result(int, const char *, int, const char *, ...)
     __attribute__((format(printf, 4, 5)));
@@ -75,10 +75,12 @@ check_done(void)
 	return check_failed ? 1 : 0;
 }
 
-#define CHECK(cond, name)	check_result(!!(cond), __FILE__, __LINE__, \
-				    "%s", (name))
-#define CHECKF(cond, ...)	check_result(!!(cond), __FILE__, __LINE__, \
-				    __VA_ARGS__)
+/* cond first (a sequence point), then the name's arguments: a name may
+ * show what cond computed */
+#define CHECK(cond, name)	(check_cond = !!(cond), check_result(check_cond, \
+				    __FILE__, __LINE__, "%s", (name)))
+#define CHECKF(cond, ...)	(check_cond = !!(cond), check_result(check_cond, \
+				    __FILE__, __LINE__, __VA_ARGS__))
 #define CHECK_SKIP(name, why)	check_skip((name), (why))
 #define CHECK_DIAG(...)		check_diag(__VA_ARGS__)
 #define CHECK_DONE()		check_done()
