@@ -13,17 +13,8 @@
 #include "conf.h"
 #include "dnsbl.h"
 #include "log.h"
+#include "scratch.h"
 
-static void
-set(const char *kv)
-{
-	char err[256];
-
-	if (conf_option(kv, err, sizeof(err)) == -1) {
-		CHECK_DIAG("conf_option %s: %s", kv, err);
-		exit(2);
-	}
-}
 
 static void
 name_is(const char *ip, const char *zone, const char *want)
@@ -69,12 +60,12 @@ main(void)
 	    "IPv6: the 63 characters fit in 64 bytes, not in 63");
 
 	CHECK(dnsbl_exempt("192.0.2.99"), "no dnsbl_zones: nobody is looked up");
-	set("dnsbl_zones=zen.example, other.example");
+	set_conf("dnsbl_zones=zen.example, other.example");
 	CHECK(!dnsbl_exempt("192.0.2.99"), "with zones: a client is looked up");
 	CHECK(dnsbl_exempt("127.0.0.1") && dnsbl_exempt("::1"),
 	    "loopback: exempt by default (dnsbl_exempt)");
 	CHECK(dnsbl_exempt("pipe"), "not an address (pipe): exempt");
-	set("dnsbl_exempt=192.0.2.0/24");
+	set_conf("dnsbl_exempt=192.0.2.0/24");
 	CHECK(dnsbl_exempt("192.0.2.99") && !dnsbl_exempt("127.0.0.1"),
 	    "dnsbl_exempt replaces the default");
 	zone[0] = 'x';

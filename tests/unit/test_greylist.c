@@ -16,6 +16,7 @@
 #include "fake_clock.h"
 #include "greylist.h"
 #include "log.h"
+#include "scratch.h"
 #include "util.h"
 
 #define DELAY	300		/* greylist_delay: the default, 5m */
@@ -23,16 +24,6 @@
 
 static char base[64];
 
-static void
-set(const char *kv)
-{
-	char err[256];
-
-	if (conf_option(kv, err, sizeof(err)) == -1) {
-		CHECK_DIAG("conf_option %s: %s", kv, err);
-		exit(2);
-	}
-}
 
 struct find {
 	const char		*rcpt;
@@ -94,9 +85,9 @@ test_exempt(void)
 	CHECK(grey_check("192.0.2.200", "a@x.test", "alice@example.test") == 0 &&
 	    listed("alice@example.test", NULL) == 0,
 	    "an exempt address passes and stores nothing");
-	set("greylist=no");
+	set_conf("greylist=no");
 	CHECK(grey_exempt("192.0.2.1"), "greylist = no: everybody exempt");
-	set("greylist=yes");
+	set_conf("greylist=yes");
 }
 
 static void
@@ -187,16 +178,13 @@ static void
 test_fail_open(void)
 {
 	char kv[200];
-	FILE *fp;
 
-	str_fmt(kv, sizeof(kv), "%s/not-a-dir", base);
-	if ((fp = fopen(kv, "w")) != NULL)
-		fclose(fp);
+	scratch_file(base, "not-a-dir");
 	str_fmt(kv, sizeof(kv), "greylist_db=%s/not-a-dir", base);
-	set(kv);
+	set_conf(kv);
 	CHECK(grey_check("192.0.2.1", "a@x.test", "zed@example.test") == 0,
 	    "an unusable store: the recipient passes");
-	set("greylist_db=");
+	set_conf("greylist_db=");
 	CHECK(grey_exempt("192.0.2.1"), "greylist_db empty: off");
 }
 
@@ -204,34 +192,22 @@ int
 main(void)
 {
 	char kv[200];
-	int rc;
 
 	log_open("test_greylist", 1);
-	str_copy(base, sizeof(base), "/tmp/test_greylist.XXXXXX");
-	if (mkdtemp(base) == NULL) {
-		perror("mkdtemp");
-		return 1;
-	}
+	scratch_dir(base, sizeof(base), "test_greylist");
 	conf_defaults();
 	str_fmt(kv, sizeof(kv), "greylist_db=%s/greylist", base);
-	set(kv);
-	set("greylist=yes");
-	set("greylist_exempt=192.0.2.128/25");
-	set("greylist_delay=5m");
-	set("greylist_retry_window=2d");
-	set("greylist_expire=35d");
+	set_conf(kv);
+	set_conf("greylist=yes");
+	set_conf("greylist_exempt=192.0.2.128/25");
+	set_conf("greylist_delay=5m");
+	set_conf("greylist_retry_window=2d");
+	set_conf("greylist_expire=35d");
 
 	test_exempt();
 	test_triplet();
 	test_clear();
 	test_fail_open();
 
-	rc = CHECK_DONE();
-	if (rc == 0) {
-		str_fmt(kv, sizeof(kv), "rm -rf %s", base);
-		if (system(kv) != 0)
-			CHECK_DIAG("could not remove %s", base);
-	} else
-		CHECK_DIAG("left %s", base);
-	return rc;
+	return scratch_done(base);
 }

@@ -18,6 +18,7 @@
 #include "conf.h"
 #include "fake_clock.h"
 #include "log.h"
+#include "scratch.h"
 #include "throttle.h"
 #include "util.h"
 
@@ -29,16 +30,6 @@ nz(const char *s)
 	return s != NULL ? s : "(none)";
 }
 
-static void
-set(const char *kv)
-{
-	char err[256];
-
-	if (conf_option(kv, err, sizeof(err)) == -1) {
-		CHECK_DIAG("conf_option %s: %s", kv, err);
-		exit(2);
-	}
-}
 
 /* The entry key as thr_list shows it, or NULL (a copy in e). */
 struct find {
@@ -262,7 +253,7 @@ test_connections(void)
 	pid_t c[3];
 	int i;
 
-	set("max_conn_per_ip=2");
+	set_conf("max_conn_per_ip=2");
 	for (i = 0; i < 3; i++)
 		c[i] = child();
 	CHECK(thr_conn_enter("192.0.2.10", c[0], &why) == 0 &&
@@ -289,9 +280,9 @@ test_connections(void)
 		kill(c[i], SIGKILL);
 		waitpid(c[i], NULL, 0);
 	}
-	set("max_conn_per_ip=0");
+	set_conf("max_conn_per_ip=0");
 
-	set("max_conn_rate_per_ip=3");
+	set_conf("max_conn_rate_per_ip=3");
 	for (i = 0; i < 3; i++)
 		if (thr_conn_enter("192.0.2.12", getpid(), &why) != 0)
 			break;
@@ -302,7 +293,7 @@ test_connections(void)
 	fake_clock_advance(60);
 	CHECK(thr_conn_enter("192.0.2.12", getpid(), &why) == 0,
 	    "a minute later: one more enters");
-	set("max_conn_rate_per_ip=0");
+	set_conf("max_conn_rate_per_ip=0");
 }
 
 static void
@@ -311,15 +302,12 @@ test_fail_open(void)
 	struct thr_verdict v;
 	char bad[200];
 	const char *why;
-	FILE *fp;
 
 	/* the store is a file, not a directory */
-	str_fmt(bad, sizeof(bad), "%s/not-a-dir", base);
-	if ((fp = fopen(bad, "w")) != NULL)
-		fclose(fp);
+	scratch_file(base, "not-a-dir");
 	str_fmt(bad, sizeof(bad), "throttle_db=%s/not-a-dir", base);
-	set(bad);
-	set("max_conn_per_ip=1");
+	set_conf(bad);
+	set_conf("max_conn_per_ip=1");
 	fail_from("192.0.2.20", "alice", 5);
 	thr_auth_check("192.0.2.20", "alice", &v);
 	CHECK(!v.refuse && v.delay_ms == 0,
@@ -327,8 +315,8 @@ test_fail_open(void)
 	CHECK(thr_conn_enter("192.0.2.20", getpid(), &why) == 0 &&
 	    thr_conn_enter("192.0.2.20", getppid(), &why) == 0,
 	    "an unusable store: connections go on");
-	set("max_conn_per_ip=0");
-	set("throttle_db=");
+	set_conf("max_conn_per_ip=0");
+	set_conf("throttle_db=");
 	CHECK(thr_exempt("192.0.2.20"), "throttle_db empty: throttling off");
 }
 
@@ -336,24 +324,19 @@ int
 main(void)
 {
 	char kv[200];
-	int rc;
 
 	log_open("test_throttle", 1);
-	str_copy(base, sizeof(base), "/tmp/test_throttle.XXXXXX");
-	if (mkdtemp(base) == NULL) {
-		perror("mkdtemp");
-		return 1;
-	}
+	scratch_dir(base, sizeof(base), "test_throttle");
 	str_fmt(store, sizeof(store), "%s/throttle", base);
 	conf_defaults();
 	str_fmt(kv, sizeof(kv), "throttle_db=%s", store);
-	set(kv);
-	set("throttle_exempt=192.0.2.128/25");
-	set("auth_fail_limit=3");
-	set("auth_fail_window=60");
-	set("auth_penalty_max=10");
-	set("max_conn_per_ip=0");
-	set("max_conn_rate_per_ip=0");
+	set_conf(kv);
+	set_conf("throttle_exempt=192.0.2.128/25");
+	set_conf("auth_fail_limit=3");
+	set_conf("auth_fail_window=60");
+	set_conf("auth_penalty_max=10");
+	set_conf("max_conn_per_ip=0");
+	set_conf("max_conn_rate_per_ip=0");
 
 	test_exempt();
 	test_address();
@@ -362,12 +345,5 @@ main(void)
 	test_connections();
 	test_fail_open();
 
-	rc = CHECK_DONE();
-	if (rc == 0) {
-		str_fmt(kv, sizeof(kv), "rm -rf %s", base);
-		if (system(kv) != 0)
-			CHECK_DIAG("could not remove %s", base);
-	} else
-		CHECK_DIAG("left %s", base);
-	return rc;
+	return scratch_done(base);
 }

@@ -23,6 +23,7 @@
 #include "conf.h"
 #include "log.h"
 #include "params.h"
+#include "scratch.h"
 #include "user.h"
 #include "util.h"
 
@@ -30,16 +31,6 @@
 
 static char base[200];
 
-static void
-set(const char *kv)
-{
-	char err[256];
-
-	if (conf_option(kv, err, sizeof(err)) == -1) {
-		CHECK_DIAG("conf_option %s: %s", kv, err);
-		exit(2);
-	}
-}
 
 static int
 write_file(const char *name, const char *text)
@@ -82,11 +73,7 @@ reexec(char **argv)
 		    "(package libnss-wrapper)");
 		exit(CHECK_DONE());
 	}
-	str_copy(base, sizeof(base), "/tmp/test_user.XXXXXX");
-	if (mkdtemp(base) == NULL) {
-		perror("mkdtemp");
-		exit(1);
-	}
+	scratch_dir(base, sizeof(base), "test_user");
 	str_fmt(text, sizeof(text),
 	    "root:x:0:0:root:/root:/bin/sh\n"
 	    "daemonish:x:500:500:below min_uid:/nonexistent:/usr/sbin/nologin\n"
@@ -149,21 +136,21 @@ test_accounts(void)
 	str_fmt(want, sizeof(want), "%s/home/alice/Maildir", base);
 	CHECKF(user_maildir(&u, out, sizeof(out)) == 0 &&
 	    strcmp(out, want) == 0, "mailbox ~/Maildir: %s", out);
-	set("mailbox=/var/mail/%u");
+	set_conf("mailbox=/var/mail/%u");
 	CHECKF(user_maildir(&u, out, sizeof(out)) == 0 &&
 	    strcmp(out, "/var/mail/alice") == 0, "mailbox /var/mail/%%u: %s",
 	    out);
-	set("mailbox=%h/mail/%u");
+	set_conf("mailbox=%h/mail/%u");
 	str_fmt(want, sizeof(want), "%s/home/alice/mail/alice", base);
 	CHECKF(user_maildir(&u, out, sizeof(out)) == 0 &&
 	    strcmp(out, want) == 0, "mailbox %%h/mail/%%u: %s", out);
-	set("mailbox=/var/mail/../%u");
+	set_conf("mailbox=/var/mail/../%u");
 	CHECK(user_maildir(&u, out, sizeof(out)) == -1,
 	    "mailbox with /../: refused");
-	set("mailbox=Maildir");
+	set_conf("mailbox=Maildir");
 	CHECK(user_maildir(&u, out, sizeof(out)) == -1,
 	    "a relative mailbox: refused");
-	set("mailbox=~/Maildir");
+	set_conf("mailbox=~/Maildir");
 	CHECK(user_maildir(&u, out, 10) == -1, "a path too long: refused");
 }
 
@@ -332,20 +319,20 @@ test_resolve(void)
 	CHECK(compile("aliases2", "team: alice, bob\n", &count, err,
 	    sizeof(err)) == 0, "a second map, without postmaster");
 	str_fmt(kv, sizeof(kv), "aliases=%s/aliases2", base);
-	set(kv);
+	set_conf(kv);
 	resolves("postmaster", "root");
 	resolves("root", "");
 
 	/* no map at all: accounts only */
 	str_fmt(kv, sizeof(kv), "aliases=%s/none", base);
-	set(kv);
+	set_conf(kv);
 	resolves("alice", "alice");
 	resolves("team", "");
 
 	/* a damaged map: a temporary failure, not "no such user" */
 	write_file("broken.db", "this is not a Berkeley DB file\n");
 	str_fmt(kv, sizeof(kv), "aliases=%s/broken", base);
-	set(kv);
+	set_conf(kv);
 	resolves("alice", "-1");
 }
 
@@ -354,7 +341,6 @@ main(int argc, char **argv)
 {
 	const char *dir = getenv("TEST_USER_DIR");
 	char kv[300];
-	int rc;
 
 	(void)argc;
 	if (dir == NULL || getenv("NSS_WRAPPER_PASSWD") == NULL)
@@ -362,22 +348,15 @@ main(int argc, char **argv)
 	str_copy(base, sizeof(base), dir);
 	log_open("test_user", 1);
 	conf_defaults();
-	set("hostname=mx.test");
-	set("local_domains=localhost example.test");
-	set("min_uid=1000");
+	set_conf("hostname=mx.test");
+	set_conf("local_domains=localhost example.test");
+	set_conf("min_uid=1000");
 	str_fmt(kv, sizeof(kv), "aliases=%s/aliases", base);
-	set(kv);
+	set_conf(kv);
 
 	test_accounts();
 	test_aliases();
 	test_resolve();
 
-	rc = CHECK_DONE();
-	if (rc == 0) {
-		str_fmt(kv, sizeof(kv), "rm -rf %s", base);
-		if (system(kv) != 0)
-			CHECK_DIAG("could not remove %s", base);
-	} else
-		CHECK_DIAG("left %s", base);
-	return rc;
+	return scratch_done(base);
 }
