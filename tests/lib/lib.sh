@@ -1,7 +1,8 @@
 # tests/lib/lib.sh - sourced by every shell test (and, through lib_env0, by
-# the Python tests: tests/lib/lib.py): a private temp dir $T with fake users (nss_wrapper), a PAM
-# service (pam_wrapper + pam_matrix), fake root and setuid (uid_wrapper), an
-# inetmail.conf for them, launchers on loopback, and TAP-style assertions.
+# the Python tests: tests/lib/lib.py): a private temp dir $T with fake users
+# (nss_wrapper), a PAM service (pam_wrapper + pam_matrix), fake root and
+# setuid (uid_wrapper), an inetmail.conf for them, launchers on loopback,
+# helpers for mailboxes, real ids and logins, and numbered TAP assertions.
 #
 #   . "$(dirname "$0")/../lib/lib.sh"
 #   port=$(free_port); start_ssa "$port" "$SMTPD" -f "$CONF"
