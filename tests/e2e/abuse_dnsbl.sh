@@ -17,7 +17,7 @@ if [ -z "${ABUSE_DNSBL_NS:-}" ] && [ "$(id -u)" = 0 ] &&
 	ABUSE_DNSBL_NS=1 exec unshare --net --mount --propagation private \
 	    bash "$0" "$@"
 fi
-. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/../lib/lib.sh"
 need systemd dnsmasq-base iproute2 util-linux python3
 
 if [ -z "${ABUSE_DNSBL_NS:-}" ]; then

@@ -11,7 +11,7 @@
 #     (default 127.0.0.0/8 ::1) is never greylisted
 #   - maildb greylist ls / clear; the store survives kill -9 of the
 #     monitors (db5.3_verify clean, whitelist kept)
-. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/../lib/lib.sh"
 need systemd db5.3-util util-linux python3
 
 GL=$T/greylist

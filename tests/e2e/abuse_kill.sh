@@ -6,7 +6,7 @@
 # db5.3_verify is clean and a login still works. Then 20 concurrent
 # attackers with their own user names: every failure is counted exactly
 # once (counts plausible: per user = its attempts, per address = the sum).
-. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/../lib/lib.sh"
 need systemd db5.3-util util-linux procps python3
 
 [ -x "$POP3D" ] || { skip "pop3d" "not built"; done_testing; }

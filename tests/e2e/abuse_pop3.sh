@@ -9,7 +9,7 @@
 #   - max_conn_per_ip + 1 concurrent connections: the extra one is refused
 #     (pop3d and smtpd); greet_delay early talker gets 554
 # (kill -9 and 20 concurrent attackers: abuse_kill.sh)
-. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/../lib/lib.sh"
 need systemd python3
 
 [ -x "$POP3D" ] || { skip "pop3d" "not built"; done_testing; }
@@ -20,56 +20,17 @@ THR=(-o "throttle_db=$TH" -o throttle_exempt= -o auth_fail_limit=3
 mdb() { cw "$MAILDB" -f "$CONF" -o "throttle_db=$TH" throttle "$@"; }
 # The syslog lines also go to stderr with -d; ssa's log is $T/ssa.PORT.log.
 
-cat >"$T/cli.py" <<'PYEOF'
-import base64, socket, sys, time
-def login(port, src, user, pw, how="user"):
-    """One connection, one login: (seconds to the verdict, verdict line)."""
-    s = socket.socket()
-    s.settimeout(30)
-    s.bind((src, 0))
-    s.connect(("127.0.0.1", port))
-    f = s.makefile("rb")
-    greet = f.readline().decode().strip()
-    if not greet.startswith("+OK"):
-        return 0.0, greet
-    t = time.time()
-    if how == "user":
-        s.sendall(b"USER %s\r\n" % user.encode())
-        f.readline()
-        s.sendall(b"PASS %s\r\n" % pw.encode())
-    else:
-        ir = base64.b64encode(b"\0" + user.encode() + b"\0" + pw.encode())
-        s.sendall(b"AUTH PLAIN " + ir + b"\r\n")
-    r = f.readline().decode().strip()
-    dt = time.time() - t
-    try:
-        s.sendall(b"QUIT\r\n")
-        f.readline()
-    except OSError:
-        pass
-    s.close()
-    return dt, r
-if __name__ == "__main__":
-    port, src, user, pw, how = sys.argv[1:6]
-    dt, r = login(int(port), src, user, pw, how)
-    print("%.2f %s" % (dt, r))
-PYEOF
-cli() { "$PY" "$T/cli.py" "$@"; }
 
 P=$(free_port)
 start_ssa "$P" "$POP3D" -d -f "$CONF" "${THR[@]}" || fail "ssa start"
 LOG=$T/ssa.$P.log
 
 # ---- brute force from 127.0.0.2 with USER/PASS -----------------------
-r1=$(cli "$P" 127.0.0.2 alice wrong1 user)
-r2=$(cli "$P" 127.0.0.2 alice wrong2 user)
-r3=$(cli "$P" 127.0.0.2 alice wrong3 user)
-r4=$(cli "$P" 127.0.0.2 alice secret user)
-diag "attempts: $r1 | $r2 | $r3 | $r4"
-check_match "1st failure: -ERR [AUTH], no delay" '^0\.[0-3][0-9] -ERR \[AUTH\]' "$r1"
-check_match "2nd failure delayed ~0.5s" '^0\.[5-9][0-9] -ERR \[AUTH\]' "$r2"
-check_match "3rd failure delayed ~1s (auth_penalty_max)" '^1\.[0-4][0-9] -ERR \[AUTH\]' "$r3"
-check_match "4th attempt refused, even with the right password" '^0\.[0-3][0-9] -ERR \[LOGIN-DELAY\]' "$r4"
+brute_force pop3 "$P" 127.0.0.2 alice user wrong1 wrong2 wrong3 secret
+check_match "1st failure: -ERR [AUTH], no delay" '^0\.[0-3][0-9] -ERR \[AUTH\]' "${BRUTE[0]}"
+check_match "2nd failure delayed ~0.5s" '^0\.[5-9][0-9] -ERR \[AUTH\]' "${BRUTE[1]}"
+check_match "3rd failure delayed ~1s (auth_penalty_max)" '^1\.[0-4][0-9] -ERR \[AUTH\]' "${BRUTE[2]}"
+check_match "4th attempt refused, even with the right password" '^0\.[0-3][0-9] -ERR \[LOGIN-DELAY\]' "${BRUTE[3]}"
 ls_out=$(mdb ls)
 diag "$ls_out"
 check_match "throttle ls: ip:127.0.0.2 blocked" '^ip:127\.0\.0\.2 +[0-9.]+ [0-9T:-]+ +[0-9]{4}-' "$ls_out"
@@ -79,7 +40,7 @@ check_match "log: event=auth_fail ip= user=" 'event=auth_fail ip=127\.0\.0\.2 us
 check_match "log: event=throttled reason=ip_blocked" 'event=throttled ip=127\.0\.0\.2 .*reason=ip_blocked' "$(cat "$LOG")"
 
 # ---- a clean address still gets in (delayed by the user counter, capped)
-r=$(cli "$P" 127.0.0.3 alice secret user)
+r=$(login_once pop3 "$P" 127.0.0.3 alice secret user)
 check_match "right password from clean 127.0.0.3 works (delay <= cap)" '^(0|1)\.[0-9]+ \+OK' "$r"
 
 # ---- clear lifts the block -------------------------------------------
@@ -87,19 +48,17 @@ out=$(mdb clear 127.0.0.2)
 check_match "throttle clear 127.0.0.2" '^cleared [1-9]' "$out"
 out=$(mdb ls)
 check_eq "ls no longer shows ip:127.0.0.2" 0 "$(grep -c '^ip:127\.0\.0\.2 ' <<<"$out")"
-r=$(cli "$P" 127.0.0.2 alice secret user)
-check_match "after clear: login from 127.0.0.2 works" '\+OK' "$r"
+r=$(login_once pop3 "$P" 127.0.0.2 alice secret user)
+check_match "after clear: login from 127.0.0.2 works" '^[0-9.]+ \+OK' "$r"
 # success cleared nothing but the address: user:alice decays on its own
 mdb clear alice >/dev/null
 
 # ---- AUTH PLAIN from 127.0.0.4 ---------------------------------------
-res=()
-for i in 1 2 3 4; do res+=("$(cli "$P" 127.0.0.4 bob "bad$i" plain)"); done
-diag "plain: ${res[*]}"
-check_match "AUTH PLAIN: 3rd failure delayed" '^1\.[0-4][0-9] -ERR \[AUTH\]' "${res[2]}"
-check_match "AUTH PLAIN: 4th refused with [LOGIN-DELAY]" '^0\.[0-3][0-9] -ERR \[LOGIN-DELAY\]' "${res[3]}"
-r=$(cli "$P" 127.0.0.5 bob secret plain)
-check_match "AUTH PLAIN right password from clean 127.0.0.5" '\+OK' "$r"
+brute_force pop3 "$P" 127.0.0.4 bob plain bad1 bad2 bad3 bad4
+check_match "AUTH PLAIN: 3rd failure delayed" '^1\.[0-4][0-9] -ERR \[AUTH\]' "${BRUTE[2]}"
+check_match "AUTH PLAIN: 4th refused with [LOGIN-DELAY]" '^0\.[0-3][0-9] -ERR \[LOGIN-DELAY\]' "${BRUTE[3]}"
+r=$(login_once pop3 "$P" 127.0.0.5 bob secret plain)
+check_match "AUTH PLAIN right password from clean 127.0.0.5" '^[0-9.]+ \+OK' "$r"
 mdb clear 127.0.0.4 >/dev/null; mdb clear bob >/dev/null
 
 # ---- connection limits -----------------------------------------------

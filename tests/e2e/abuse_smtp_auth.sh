@@ -10,7 +10,7 @@
 #     slows the guesses down, capped at auth_penalty_max
 #   - the right password from a clean address still works (235)
 #   - event=auth_fail / event=throttled in the log, never the password
-. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/../lib/lib.sh"
 need systemd python3
 
 [ -x "$SMTPD" ] || { fail "smtpd is built"; done_testing; }
@@ -21,69 +21,19 @@ THR=(-o "throttle_db=$TH" -o throttle_exempt= -o auth_fail_limit=3
      -o auth_require_tls=no -o role=submission)
 mdb() { cw "$MAILDB" -f "$CONF" -o "throttle_db=$TH" throttle "$@"; }
 
-cat >"$T/cli.py" <<'PYEOF'
-import base64, socket, sys, time
-def login(port, src, user, pw, how):
-    """One connection, one AUTH: (seconds to the verdict, verdict line,
-    what followed it: "closed" when the server hung up)."""
-    s = socket.socket()
-    s.settimeout(30)
-    s.bind((src, 0))
-    s.connect(("127.0.0.1", port))
-    f = s.makefile("rb")
-    def reply():
-        while True:
-            l = f.readline().decode().rstrip("\r\n")
-            if len(l) < 4 or l[3] != "-":
-                return l
-    greet = reply()
-    if not greet.startswith("220"):
-        return 0.0, greet, ""
-    s.sendall(b"EHLO brute.test\r\n")
-    reply()
-    t = time.time()
-    if how == "plain":
-        ir = base64.b64encode(b"\0" + user.encode() + b"\0" + pw.encode())
-        s.sendall(b"AUTH PLAIN " + ir + b"\r\n")
-    else:
-        s.sendall(b"AUTH LOGIN\r\n")
-        reply()
-        s.sendall(base64.b64encode(user.encode()) + b"\r\n")
-        reply()
-        s.sendall(base64.b64encode(pw.encode()) + b"\r\n")
-    r = reply()
-    dt = time.time() - t
-    after = ""
-    try:
-        s.sendall(b"QUIT\r\n")
-        after = reply() or "closed"
-    except OSError:
-        after = "closed"
-    s.close()
-    return dt, r, after
-if __name__ == "__main__":
-    port, src, user, pw, how = sys.argv[1:6]
-    dt, r, after = login(int(port), src, user, pw, how)
-    print("%.2f %s | %s" % (dt, r, after))
-PYEOF
-cli() { timeout 60 "$PY" "$T/cli.py" "$@"; }
 
 P=$(free_port)
 start_ssa "$P" "$SMTPD" -d -f "$CONF" "${THR[@]}" || fail "ssa start"
 LOG=$T/ssa.$P.log
 
 # ---- brute force from 127.0.0.2 with AUTH PLAIN -------------------------
-r1=$(cli "$P" 127.0.0.2 alice wrong1 plain)
-r2=$(cli "$P" 127.0.0.2 alice wrong2 plain)
-r3=$(cli "$P" 127.0.0.2 alice wrong3 plain)
-r4=$(cli "$P" 127.0.0.2 alice secret plain)
-diag "attempts: $r1 | $r2 | $r3 | $r4"
-check_match "1st failure: 535 5.7.8, no delay" '^0\.[0-3][0-9] 535 5\.7\.8 ' "$r1"
-check_match "2nd failure delayed ~0.5s" '^0\.[5-9][0-9] 535 5\.7\.8 ' "$r2"
-check_match "3rd failure delayed ~1s (auth_penalty_max)" '^1\.[0-4][0-9] 535 5\.7\.8 ' "$r3"
+brute_force smtp "$P" 127.0.0.2 alice plain wrong1 wrong2 wrong3 secret
+check_match "1st failure: 535 5.7.8, no delay" '^0\.[0-3][0-9] 535 5\.7\.8 ' "${BRUTE[0]}"
+check_match "2nd failure delayed ~0.5s" '^0\.[5-9][0-9] 535 5\.7\.8 ' "${BRUTE[1]}"
+check_match "3rd failure delayed ~1s (auth_penalty_max)" '^1\.[0-4][0-9] 535 5\.7\.8 ' "${BRUTE[2]}"
 check_match "4th attempt refused with 421 4.7.0, even with the right password" \
-    '^0\.[0-3][0-9] 421 4\.7\.0 .*too many failed logins' "$r4"
-check_match "... and the connection is closed after the 421" '\| closed$' "$r4"
+    '^0\.[0-3][0-9] 421 4\.7\.0 .*too many failed logins' "${BRUTE[3]}"
+check_match "... and the connection is closed after the 421" '\| closed$' "${BRUTE[3]}"
 ls_out=$(mdb ls)
 diag "$ls_out"
 check_match "throttle ls: ip:127.0.0.2 blocked" '^ip:127\.0\.0\.2 +[0-9.]+ [0-9T:-]+ +[0-9]{4}-' "$ls_out"
@@ -94,19 +44,19 @@ check_match "log: event=throttled reason=ip_blocked" \
 check_match "log: the refusal" 'disconnect reason=auth_throttled' "$(cat "$LOG")"
 
 # ---- a clean address still gets in (delayed by the user counter, capped)
-r=$(cli "$P" 127.0.0.3 alice secret plain)
+r=$(login_once smtp "$P" 127.0.0.3 alice secret plain)
 check_match "right password from clean 127.0.0.3 works (delay <= cap)" '^(0|1)\.[0-9]+ 235 2\.7\.0 ' "$r"
 
 # ---- clear lifts the block -------------------------------------------
 out=$(mdb clear 127.0.0.2)
 check_match "throttle clear 127.0.0.2" '^cleared [1-9]' "$out"
-r=$(cli "$P" 127.0.0.2 alice secret login)
+r=$(login_once smtp "$P" 127.0.0.2 alice secret login)
 check_match "after clear: AUTH LOGIN from 127.0.0.2 works" ' 235 2\.7\.0 ' "$r"
 mdb clear alice >/dev/null
 
 # ---- one account guessed from many addresses (bounded: 6 addresses) ---
 res=()
-for i in 4 5 6 7 8 9; do res+=("$(cli "$P" "127.0.0.$i" bob "guess$i" login)"); done
+for i in 4 5 6 7 8 9; do res+=("$(login_once smtp "$P" "127.0.0.$i" bob "guess$i" login)"); done
 diag "distributed: ${res[*]}"
 n535=0
 for r in "${res[@]}"; do
@@ -117,7 +67,7 @@ check_match "the user counter slows later guesses down (>= 0.5s)" '^(0\.[5-9]|1\
 check_match "... but never beyond auth_penalty_max (1s)" '^(0|1)\.[0-9]+ ' "${res[5]}"
 ls_out=$(mdb ls)
 check_match "throttle ls: user:bob counted" '^user:bob +[0-9.]+' "$ls_out"
-r=$(cli "$P" 127.0.0.10 bob secret plain)
+r=$(login_once smtp "$P" 127.0.0.10 bob secret plain)
 check_match "bob's right password from a clean address still works" ' 235 2\.7\.0 ' "$r"
 check_eq "no password in the log" "" "$(grep -aE 'secret|guess[0-9]|wrong[0-9]' "$LOG")"
 

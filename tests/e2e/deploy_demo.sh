@@ -4,7 +4,7 @@
 # directory and password put in, is printed by run-demo exactly so and
 # works; every listener README shows is printed; Ctrl-C (SIGINT) stops it
 # and nothing is left listening or running.
-. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/../lib/lib.sh"
 need systemd iproute2 curl util-linux swaks libnet-ssleay-perl libio-socket-ssl-perl libauthen-sasl-perl
 
 [ -x "$SMTPD" ] && [ -x "$POP3D" ] || { fail "smtpd and pop3d are built"; done_testing; }

@@ -18,7 +18,7 @@
 # the installed maildb lists the message. systemd-analyze verify passes on
 # the units. Afterwards the host's /etc, /var/empty and /usr/local are as
 # before. Root only; skipped (with the reason) elsewhere.
-. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/../lib/lib.sh"
 need systemd openbsd-inetd adduser passwd util-linux openssl curl fetchmail swaks libnet-ssleay-perl libio-socket-ssl-perl libauthen-sasl-perl
 
 DUSER=deploytest			# the account made in the private /etc

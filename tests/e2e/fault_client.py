@@ -26,13 +26,13 @@ import subprocess
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import smtp_lib  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "lib"))
+import lib  # noqa: E402
 
-smtp_lib.need("systemd")
+lib.need("systemd")
 
 # smtpd needs no PAM: leave pam_wrapper out (its per-process config dir
-# collides when many daemons start at once; see tests/lib.sh CWRAP_PAM).
+# collides when many daemons start at once; see tests/lib/lib.sh CWRAP_PAM).
 os.environ["CWRAP_PAM"] = "0"
 
 
@@ -73,7 +73,7 @@ STAGES = ["connect", "greeting", "ehlo", "mail", "rcpt", "data", "mid-body",
 
 
 def run_stage(port, stage, marker, reset):
-    c = smtp_lib.Conn(port)
+    c = lib.Conn(port)
     try:
         if stage == "connect":
             return
@@ -123,10 +123,10 @@ def count_marker(env, user, marker):
 
 
 def main():
-    tap = smtp_lib.Tap()
-    env = smtp_lib.Env(prefix="inetmail-fault.")
+    tap = lib.Tap()
+    env = lib.Env(prefix="inetmail-fault.")
     try:
-        port = smtp_lib.free_port()
+        port = lib.free_port()
         env.start_ssa(port, [env.smtpd, "-f", env.conf])
         for reset in (False, True):
             how = "reset" if reset else "close"
@@ -134,7 +134,7 @@ def main():
                 marker = "vanish-%s-%s" % (stage, how)
                 try:
                     run_stage(port, stage, marker, reset)
-                except (smtp_lib.Closed, TimeoutError, OSError) as e:
+                except (lib.Closed, TimeoutError, OSError) as e:
                     tap.ok(False, "%s at %s: client side" % (how, stage), repr(e))
                     continue
                 gone = wait_gone(env)
@@ -150,7 +150,7 @@ def main():
         tap.eq(env.all_files("alice")["tmp"], [], "nothing left in Maildir/tmp after vanishing clients")
 
         # The session child killed mid-message.
-        c = smtp_lib.Conn(port, timeout=15)
+        c = lib.Conn(port, timeout=15)
         c.reply()
         c.cmd("EHLO client.test")
         c.cmd("MAIL FROM:<s@example.test>")
@@ -173,7 +173,7 @@ def main():
         try:
             while True:
                 lines.append(c.line(timeout=10).decode("latin-1"))
-        except (smtp_lib.Closed, TimeoutError, ConnectionResetError):
+        except (lib.Closed, TimeoutError, ConnectionResetError):
             pass
         tap.ok(any(l.startswith("421") for l in lines), "client gets 421 after the session child dies",
                "got %r" % lines)

@@ -16,7 +16,7 @@ fi
 if [ -z "${FAULT_IN_NS:-}" ]; then
 	exec unshare -m --propagation private env FAULT_IN_NS=1 bash "$0" "$@"
 fi
-. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/../lib/lib.sh"
 need systemd util-linux curl swaks
 
 SP=$(free_port); PP=$(free_port)

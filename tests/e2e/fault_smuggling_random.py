@@ -27,14 +27,14 @@ import subprocess
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import smtp_lib  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "lib"))
+import lib  # noqa: E402
 
-smtp_lib.need("python3")
+lib.need("python3")
 
 SEED = int(os.environ.get("SMUGGLE_SEED", "20231218"))
 COUNT = int(os.environ.get("SMUGGLE_COUNT", "400"))
-TIMEOUT = 30 if smtp_lib.build_dir().rstrip("/").endswith("/asan") else 10
+TIMEOUT = 30 if lib.build_dir().rstrip("/").endswith("/asan") else 10
 
 SCANNER = [b"\n.\n", b"\n.\r", b"\r.\n", b"\r.\r", b"\n.\r\n", b"\r.\r\n",
            b"\r\n.\n", b"\r\n.\r", b"\r\n.\r\r\n", b"\r\r\n.\r\r\n",
@@ -199,11 +199,11 @@ def stored_body(path):
 
 
 def main():
-    tap = smtp_lib.Tap()
-    if not os.access(os.path.join(smtp_lib.build_dir(), "smtpd", "smtpd"), os.X_OK):
+    tap = lib.Tap()
+    if not os.access(os.path.join(lib.build_dir(), "smtpd", "smtpd"), os.X_OK):
         tap.ok(False, "smtpd built")
         tap.done()
-    env = smtp_lib.Env(prefix="inetmail-smuggle.")
+    env = lib.Env(prefix="inetmail-smuggle.")
     rng = random.Random(SEED)
     tap.diag("SMUGGLE_SEED=%d SMUGGLE_COUNT=%d" % (SEED, COUNT))
     bad = accepted = rejected = 0

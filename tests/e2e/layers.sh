@@ -7,7 +7,7 @@
 # (b) the build enforces it: a probe compiled with exactly a layer's flags
 #     (make print-layer-flags LAYER=...) fails on a header from the layer
 #     above and compiles with one of its own.
-. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/../lib/lib.sh"
 
 LAYERS=(base common mailbox relay)
 cd "$TOP" || exit 1

@@ -8,25 +8,10 @@
 # maildb refuses a Maildir its account does not really own, so the daemons
 # here run with real setuid (real root; nss_wrapper and pam_wrapper only,
 # no uid_wrapper: under uid_wrapper every file belongs to the real uid).
-. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/../lib/lib.sh"
 need db5.3-util util-linux swaks
 
-if [ "$REAL_UID" != 0 ]; then
-	skip "maildb subcommands" "needs real root: maildb checks that files are really owned by the account (uid_wrapper does not change file owners)"
-	done_testing
-fi
-# The cwrap environment without uid_wrapper: real setuid, fake accounts.
-RS=()
-for kv in "${CWRAP_ENV[@]}"; do
-	case $kv in
-	LD_PRELOAD=*) kv=${kv//$WRAPLIB\/libuid_wrapper.so/}; kv=${kv//::/:}; kv=${kv%:} ;;
-	UID_WRAPPER*) continue ;;
-	esac
-	RS+=("$kv")
-done
-CWRAP_ENV=("${RS[@]}")
-chmod 1777 "$T/san"
-md() { cw "$MAILDB" -f "$CONF" "$@"; }
+real_owners "maildb subcommands"
 send() {	# send USER SUBJECT BODY-MARKER
 	cw swaks --pipe "$SMTPD -f $CONF" --from sender@x.test --to "$1@localhost" \
 	    --header "Subject: $2" --body "body $3" >"$T/swaks.log" 2>&1 ||

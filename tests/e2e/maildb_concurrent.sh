@@ -5,24 +5,10 @@
 # session unharmed, and rm/expire refused while it is open.
 #
 # Real root only (see maildb_cmds.sh): maildb checks real file owners.
-. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/../lib/lib.sh"
 need systemd db5.3-util curl swaks
 
-if [ "$REAL_UID" != 0 ]; then
-	skip "maildb reindex under load" "needs real root: maildb checks that files are really owned by the account (uid_wrapper does not change file owners)"
-	done_testing
-fi
-RS=()
-for kv in "${CWRAP_ENV[@]}"; do
-	case $kv in
-	LD_PRELOAD=*) kv=${kv//$WRAPLIB\/libuid_wrapper.so/}; kv=${kv//::/:}; kv=${kv%:} ;;
-	UID_WRAPPER*) continue ;;
-	esac
-	RS+=("$kv")
-done
-CWRAP_ENV=("${RS[@]}")
-chmod 1777 "$T/san"
-md() { cw "$MAILDB" -f "$CONF" "$@"; }
+real_owners "maildb reindex under load"
 MD=$(maildir alice)
 
 SP=$(free_port); start_ssa "$SP" "$SMTPD" -f "$CONF" || fail "smtpd start"

@@ -9,24 +9,10 @@
 # stayed are unchanged, and pop3d still serves the mail.
 #
 # Real root only (see maildb_cmds.sh): maildb checks real file owners.
-. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/../lib/lib.sh"
 need db5.3-util swaks
 
-if [ "$REAL_UID" != 0 ]; then
-	skip "maildb damage tests" "needs real root: maildb checks that files are really owned by the account (uid_wrapper does not change file owners)"
-	done_testing
-fi
-RS=()
-for kv in "${CWRAP_ENV[@]}"; do
-	case $kv in
-	LD_PRELOAD=*) kv=${kv//$WRAPLIB\/libuid_wrapper.so/}; kv=${kv//::/:}; kv=${kv%:} ;;
-	UID_WRAPPER*) continue ;;
-	esac
-	RS+=("$kv")
-done
-CWRAP_ENV=("${RS[@]}")
-chmod 1777 "$T/san"
-md() { cw "$MAILDB" -f "$CONF" "$@"; }
+real_owners "maildb damage tests"
 send() {
 	cw swaks --pipe "$SMTPD -f $CONF" --from sender@x.test --to "$1@localhost" \
 	    --header "Subject: $2" --body "body $2" >"$T/swaks.log" 2>&1 ||

@@ -11,25 +11,14 @@
 #
 # The queue must really belong to unpriv_user (queue_open checks the owner),
 # so this needs real root: nss_wrapper for the accounts, no uid_wrapper.
-. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/../lib/lib.sh"
 need db5.3-util passwd
 
-if [ "$REAL_UID" != 0 ]; then
-	skip "maildb queue" "needs real root: the queue's files must really be owned by unpriv_user (uid_wrapper does not change file owners)"
-	done_testing
-fi
-RS=()
-for kv in "${CWRAP_ENV[@]}"; do
-	case $kv in
-	LD_PRELOAD=*) kv=${kv//$WRAPLIB\/libuid_wrapper.so/}; kv=${kv//::/:}; kv=${kv%:} ;;
-	UID_WRAPPER*) continue ;;
-	esac
-	RS+=("$kv")
-done
-CWRAP_ENV=("${RS[@]}")
+real_owners "maildb queue" \
+    "needs real root: the queue's files must really be owned by unpriv_user (uid_wrapper does not change file owners)"
 QTOOL=$B/tests/tools/qtool
 QD=$T/spool/queue
-U=990	# inetmail in tests/lib.sh's passwd
+U=990	# inetmail in tests/lib/lib.sh's passwd
 # Nothing may leave this machine: a runner, if it runs, meets a closed port.
 OPTS=(-f "$CONF" -o "queue_dir=$QD" -o "relay_host=[127.0.0.1]:9")
 md() { cw "$MAILDB" "${OPTS[@]}" "$@"; }

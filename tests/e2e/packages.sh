@@ -4,7 +4,7 @@
 # at once with the exact apt-get line, a non-root install stops with that
 # line instead of trying, unknown names and groups are errors, and no other
 # file of the tree carries a list of its own.
-. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/../lib/lib.sh"
 PK=$TOP/tests/packages
 
 # A list where one package "works" and one does not.
@@ -44,7 +44,7 @@ fi
 
 # A test file's `need` fails in its first second, with the reason.
 cat >"$T/needy.sh" <<EOS
-. "$TOP/tests/lib.sh"
+. "$TOP/tests/lib/lib.sh"
 need present-pkg absent-pkg
 pass "never reached"
 done_testing

@@ -4,7 +4,7 @@
 # apop() computing MD5(timestamp || secret) from the greeting, a pipelined
 # APOP, wrong and malformed digests, a user without a secret, `apop ls` and
 # `apop rm`, a secrets file others can read, and APOP with apop = no.
-. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/../lib/lib.sh"
 need swaks
 
 [ -x "$POP3D" ] || { skip "pop3d" "not built"; done_testing; }

@@ -4,7 +4,7 @@
 # session) under systemd-socket-activate and openbsd-inetd; [IN-USE] for a
 # second session, -ERR [AUTH] for a wrong password, and kill -9 during
 # QUIT's UPDATE in a bounded loop.
-. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/../lib/lib.sh"
 need systemd openbsd-inetd socat curl fetchmail mpop swaks
 
 [ -x "$POP3D" ] || { skip "pop3d" "not built"; done_testing; }

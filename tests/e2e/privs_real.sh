@@ -1,6 +1,6 @@
 #!/bin/bash
 # privs_real.sh - the privilege separation seen from /proc, with REAL
-# setuid: tests/lib.sh runs daemons under uid_wrapper (fake root), and
+# setuid: tests/lib/lib.sh runs daemons under uid_wrapper (fake root), and
 # /proc shows real ids, so here the daemons run with nss_wrapper (the fake
 # users) and pam_wrapper only - real root, real setuid/setgid/chroot.
 # Checks, while a session is open:
@@ -15,22 +15,13 @@
 # Skips (with the reason) when not real root or chroot is not configured.
 set -u
 CWRAP_PAM=1
-. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/../lib/lib.sh"
 need passwd swaks
 if [ "$REAL_UID" != 0 ] || [ -z "$CHROOT" ]; then
 	skip "privilege checks from /proc" "needs real root and a chroot (not root, or an ASan build: lib.sh sets no chroot_dir)"
 	done_testing
 fi
-# The environment without uid_wrapper.
-REAL_ENV=()
-for kv in "${CWRAP_ENV[@]}"; do
-	case $kv in
-	LD_PRELOAD=*) REAL_ENV+=("${kv/:$WRAPLIB\/libuid_wrapper.so/}") ;;
-	UID_WRAPPER*) ;;
-	*) REAL_ENV+=("$kv") ;;
-	esac
-done
-CWRAP_ENV=("${REAL_ENV[@]}")
+cwrap_real_ids	# the environment without uid_wrapper
 SP=$(free_port); PP=$(free_port)
 start_ssa "$SP" "$SMTPD" -f "$CONF" || fail "smtpd listens"
 start_ssa "$PP" "$POP3D" -f "$CONF" || fail "pop3d listens"

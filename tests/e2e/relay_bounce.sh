@@ -1,7 +1,7 @@
 #!/bin/bash
 # relay_bounce.sh - permanent failures come back to the sender as RFC 3464
 # delivery status notifications, in a private network namespace
-# (relay_lib.sh). alice submits (587, AUTH) to: a host that answers 550
+# (tests/lib/relay.sh). alice submits (587, AUTH) to: a host that answers 550
 # 5.1.1 at RCPT, a domain that does not exist (NXDOMAIN: 5.1.2), a null-MX
 # domain (RFC 7505: 5.1.10), a host that refuses the data (554 5.6.0), and
 # one message to several of them plus a good recipient: alice gets one
@@ -13,7 +13,7 @@
 # MAIL FROM:<>; a message from the null sender that fails is only logged
 # (never a bounce of a bounce); a sender without a mailbox here: dropped
 # and logged. Nothing stays in the queue.
-. "$(dirname "$0")/relay_lib.sh"
+. "$(dirname "$0")/../lib/relay.sh"
 
 relay_start || { relay_logs; done_testing; }
 

@@ -1,6 +1,6 @@
 #!/bin/bash
 # relay_host.sh - delivery through a smarthost (relay_host), in a private
-# network namespace (relay_lib.sh). The sink "relay" on relay.test
+# network namespace (tests/lib/relay.sh). The sink "relay" on relay.test
 # (127.0.0.6) port 587 requires STARTTLS and AUTH (relayuser, a password
 # with spaces). With relay_host = [relay.test]:587, relay_auth_file
 # (root, 0600) and relay_tls = encrypt, a message to two domains goes to
@@ -11,7 +11,7 @@
 # wrong password defers; a relay_auth_file readable by others stops the
 # runner before it sends anything; "host:port" without brackets looks up
 # the host's MX first (none here: its address).
-. "$(dirname "$0")/relay_lib.sh"
+. "$(dirname "$0")/../lib/relay.sh"
 
 relay_start || { relay_logs; done_testing; }
 LOG() { cat "$T"/ssa.*.log "$T/runner.log" 2>/dev/null; }

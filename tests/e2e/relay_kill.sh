@@ -1,6 +1,6 @@
 #!/bin/bash
 # relay_kill.sh - kill -9 of the queue runner in the middle of a delivery,
-# in a private network namespace (relay_lib.sh). The sink on mx.slow.test
+# in a private network namespace (tests/lib/relay.sh). The sink on mx.slow.test
 # is made slow at the moment that matters, and the runner is killed there:
 #   - after the sink has stored the message but before its 250 (the worst
 #     case: the remote host has it, we cannot know): the next run sends it
@@ -14,7 +14,7 @@
 #     data: the same.
 # After each kill the queue store opens cleanly, the lock is free, and a
 # run (as the timer starts it) delivers; nothing is left queued.
-. "$(dirname "$0")/relay_lib.sh"
+. "$(dirname "$0")/../lib/relay.sh"
 
 relay_start || { relay_logs; done_testing; }
 

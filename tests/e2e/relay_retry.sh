@@ -1,6 +1,6 @@
 #!/bin/bash
 # relay_retry.sh - temporary failures stay queued and are retried, in a
-# private network namespace (relay_lib.sh), with queue_retry_min = 1s and
+# private network namespace (tests/lib/relay.sh), with queue_retry_min = 1s and
 # queue_retry_max = 2s: a host answering 450 at RCPT, 451 at MAIL, 451
 # after the data, and a host that refuses connections. The message stays
 # in the queue (no bounce), the delay doubles up to the cap, a run before
@@ -10,7 +10,7 @@
 # with Status 4.4.7 and the last error in the Diagnostic-Code. maildb queue
 # flush / bounce drive the runner; a record whose file vanished is dropped
 # with a loud log line.
-. "$(dirname "$0")/relay_lib.sh"
+. "$(dirname "$0")/../lib/relay.sh"
 
 relay_start || { relay_logs; done_testing; }
 LOG() { cat "$T"/ssa.*.log "$T/runner.log" 2>/dev/null; }

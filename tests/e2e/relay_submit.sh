@@ -1,6 +1,6 @@
 #!/bin/bash
 # relay_submit.sh - submission to the world, end to end, in a private
-# network namespace (relay_lib.sh): alice authenticates on 587 (STARTTLS)
+# network namespace (tests/lib/relay.sh): alice authenticates on 587 (STARTTLS)
 # and 465 (implicit TLS) with swaks, msmtp and Python smtplib and sends to
 # bob@remote.test; smtpd queues the message and kicks the queue runner,
 # which looks up the MX in the test DNS and delivers to the sink on
@@ -14,7 +14,7 @@
 # forwards through the queue with the original sender. Twelve concurrent
 # submissions, each kicking a runner: every message goes out exactly once
 # without any other run.
-. "$(dirname "$0")/relay_lib.sh"
+. "$(dirname "$0")/../lib/relay.sh"
 need msmtp
 
 relay_start || { relay_logs; done_testing; }
@@ -109,7 +109,7 @@ sink_check "alias: the remote target's copy, byte for byte, original sender" rem
 # Many kicks at once: each submission starts a runner, most find the lock
 # busy and leave; the one at work must still pick up every message (it
 # looks again before it ends). No `smtpd -q` by hand here.
-# A real client retries a 454: under pam_wrapper (tests/lib.sh) daemons
+# A real client retries a 454: under pam_wrapper (tests/lib/lib.sh) daemons
 # that start at the same instant can collide on its config directory and
 # answer AUTH with 454; real PAM has no such race, and this burst is about
 # the runners, so such a submission is tried again (at most 3 times).

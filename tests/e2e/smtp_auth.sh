@@ -13,7 +13,7 @@
 #     offers no AUTH and refuses a remote recipient from 127.0.0.2 (not in
 #     trusted_networks) but queues it from 127.0.0.1 (trusted), and an
 #     alias forwarding to another domain is queued for anyone
-. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/../lib/lib.sh"
 need systemd iproute2 openssl msmtp swaks libnet-ssleay-perl libio-socket-ssl-perl libauthen-sasl-perl
 
 [ -x "$SMTPD" ] || { fail "smtpd is built"; done_testing; }

@@ -7,7 +7,7 @@
 # sent (CRLF -> LF, dot-unstuffed) after Return-Path and Received, mode 0600;
 # the index must agree with the files. Unknown users get 550 5.1.1, other
 # domains 554 5.7.1, and nothing is delivered for them.
-. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/../lib/lib.sh"
 need systemd openbsd-inetd ucspi-tcp socat curl msmtp postfix swaks
 
 if [ ! -x "$SMTPD" ]; then

@@ -6,9 +6,9 @@
 # index agrees with the files (db5.3_dump under the index lock; maildb verify
 # and stat when maildb has them).
 # No PAM here, and pam_wrapper breaks when many processes start at once
-# (see CWRAP_PAM in tests/lib.sh).
+# (see CWRAP_PAM in tests/lib/lib.sh).
 export CWRAP_PAM=0
-. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/../lib/lib.sh"
 need systemd db5.3-util postfix
 
 N=${CONCURRENCY_MESSAGES:-1000}

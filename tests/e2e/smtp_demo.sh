@@ -2,7 +2,7 @@
 # smtp_demo.sh - `make run` (tests/run-demo) works: it starts on the given
 # loopback ports, swaks delivers to the demo user, pop3d (when built)
 # answers, and SIGTERM leaves nothing running and nothing listening.
-. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/../lib/lib.sh"
 need curl swaks libnet-ssleay-perl libio-socket-ssl-perl
 
 [ -x "$SMTPD" ] || { fail "smtpd is built ($SMTPD)"; done_testing; }

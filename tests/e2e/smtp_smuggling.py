@@ -22,17 +22,17 @@ import os
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import smtp_lib  # noqa: E402
-from smtp_lib import Closed  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "lib"))
+import lib  # noqa: E402
+from lib import Closed  # noqa: E402
 
-smtp_lib.need("systemd")
+lib.need("systemd")
 
-ASAN = smtp_lib.build_dir().rstrip("/").endswith("/asan")
+ASAN = lib.build_dir().rstrip("/").endswith("/asan")
 TMO = 30 if ASAN else 10
 
-tap = smtp_lib.Tap()
-env = smtp_lib.Env(prefix="inetmail-smuggle.")
+tap = lib.Tap()
+env = lib.Env(prefix="inetmail-smuggle.")
 USERS = ("alice", "bob", "carol")
 
 SEQUENCES = [
@@ -69,7 +69,7 @@ class Case:
     def __init__(self, port, what, helo=True):
         self.what = what
         self.before = counts()
-        self.c = smtp_lib.Conn(port, timeout=TMO)
+        self.c = lib.Conn(port, timeout=TMO)
         self.ok = True
         code, lines = self.c.reply()
         self.expect_code(code, lines, 220, "greeting")
@@ -141,7 +141,7 @@ class Case:
 
 
 def start(*opts):
-    port = smtp_lib.free_port()
+    port = lib.free_port()
     argv = [env.smtpd, "-f", env.conf]
     for o in opts:
         argv += ["-o", o]
@@ -336,7 +336,7 @@ def main():
     c.finish()
 
     # ---- pipelining sync, early talker -----------------------------------
-    c = smtp_lib.Conn(p, timeout=TMO)
+    c = lib.Conn(p, timeout=TMO)
     before = counts()
     c.send(b"EHLO early.test\r\nMAIL FROM:<sender@example.org>\r\n")
     text = b""

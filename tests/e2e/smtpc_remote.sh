@@ -3,7 +3,7 @@
 # tests/tools/smtpc_send) against real receiving MTAs in a private
 # "internet": a network and mount namespace with only lo, its own
 # resolv.conf and dnsmasq serving the zone below, aiosmtpd
-# (tests/e2e/smtpc_lib.py) and Postfix's smtp-sink on 127.0.0.x:25.
+# (tests/lib/smtpc_sink.py) and Postfix's smtp-sink on 127.0.0.x:25.
 #
 #   remote.test    MX 10 mx.remote.test     127.0.0.2  aiosmtpd; bad@ 550, later@ 450
 #   backup.test    MX 10 mx1.backup.test    127.0.0.3  smtp-sink: 4xx greeting
@@ -42,10 +42,10 @@ if [ -z "${SMTPC_NS:-}" ]; then
 	exit 1
 fi
 
-. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/../lib/lib.sh"
 PATH=$PATH:/usr/sbin
 SEND=$B/tests/tools/smtpc_send
-PYSINK=$TOP/tests/e2e/smtpc_lib.py
+PYSINK=$TOP/tests/lib/smtpc_sink.py
 [ -x "$SEND" ] || { fail "no $SEND (make)"; done_testing; }
 
 # ---- the private internet -------------------------------------------

@@ -24,17 +24,17 @@ import subprocess
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import smtp_lib  # noqa: E402
-from smtp_lib import Closed  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "lib"))
+import lib  # noqa: E402
+from lib import Closed  # noqa: E402
 
-smtp_lib.need("systemd", "openssl")
+lib.need("systemd", "openssl")
 
-ASAN = smtp_lib.build_dir().rstrip("/").endswith("/asan")
+ASAN = lib.build_dir().rstrip("/").endswith("/asan")
 TMO = 30 if ASAN else 10
 
-tap = smtp_lib.Tap()
-env = smtp_lib.Env(prefix="inetmail-tlsmisuse.")
+tap = lib.Tap()
+env = lib.Env(prefix="inetmail-tlsmisuse.")
 pki = os.path.join(env.t, "pki")
 os.makedirs(pki)
 CERT = os.path.join(pki, "cert.pem")
@@ -51,7 +51,7 @@ CTX = ssl.create_default_context(cafile=CERT)
 
 
 def start(prog, *args):
-    port = smtp_lib.free_port()
+    port = lib.free_port()
     env.start_ssa(port, [prog, "-d", "-f", env.conf] + list(args))
     return port
 
@@ -81,8 +81,8 @@ def no_process_left(prog, seconds=TMO):
     return False
 
 
-class TlsConn(smtp_lib.Conn):
-    """smtp_lib.Conn that can switch its socket to TLS."""
+class TlsConn(lib.Conn):
+    """lib.Conn that can switch its socket to TLS."""
 
     def starttls(self):
         self.s = CTX.wrap_socket(self.s, server_hostname="localhost")

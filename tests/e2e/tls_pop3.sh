@@ -8,7 +8,7 @@
 # talks to the client through the TLS proxy). With auth_require_tls (the
 # default), USER/PASS and AUTH PLAIN are refused and hidden before TLS;
 # with auth_require_tls = no they work in plaintext.
-. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/../lib/lib.sh"
 need systemd openbsd-inetd socat openssl curl fetchmail mpop swaks libnet-ssleay-perl libio-socket-ssl-perl
 
 [ -x "$POP3D" ] || { fail "pop3d is built"; done_testing; }
@@ -87,7 +87,7 @@ for L in ssa:$P1:$P2 inetd:$P3:$P4; do
 
 	# openssl s_client -starttls pop3 and implicit: CAPA inside TLS
 	out=$(printf '%s\n' CAPA 'USER alice' 'PASS secret' STAT 'RETR 1' QUIT |
-	    timeout 60 "$PY" "$TOP/tests/e2e/sclient_lib.py" pop3 -- \
+	    timeout 60 "$PY" "$TOP/tests/lib/sclient.py" pop3 -- \
 	    openssl s_client -starttls pop3 -connect "127.0.0.1:$ps" \
 	    -CAfile "$CA" -verify_return_error -crlf -quiet -ign_eof)
 	check_match "$name: s_client -starttls pop3: CAPA offers USER inside TLS" '^USER$' "$out"
@@ -95,7 +95,7 @@ for L in ssa:$P1:$P2 inetd:$P3:$P4; do
 	check_match "$name: s_client -starttls pop3: STAT after USER/PASS" '^\+OK 3 [0-9]+' "$out"
 	check_match "$name: s_client -starttls pop3: QUIT" 'signing off' "$out"
 	out=$(printf '%s\n' 'USER alice' 'PASS secret' LIST QUIT |
-	    timeout 60 "$PY" "$TOP/tests/e2e/sclient_lib.py" pop3 --greeting -- \
+	    timeout 60 "$PY" "$TOP/tests/lib/sclient.py" pop3 --greeting -- \
 	    openssl s_client -connect "127.0.0.1:$pi" -CAfile "$CA" \
 	    -verify_return_error -crlf -quiet -ign_eof)
 	check_match "$name: implicit TLS: greeting inside TLS" '^\+OK inetmail POP3' "$out"

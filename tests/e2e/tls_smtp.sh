@@ -7,7 +7,7 @@
 # with "with ESMTPS" and "(using TLSv1.x with cipher ...)" in Received:.
 # Also: TLS 1.0/1.1 refused by default, a certificate with a chain file,
 # and a bad key (unreadable, not matching) answered with 421 and logged.
-. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/../lib/lib.sh"
 need systemd openbsd-inetd openssl curl msmtp swaks libnet-ssleay-perl libio-socket-ssl-perl
 
 [ -x "$SMTPD" ] || { fail "smtpd is built"; done_testing; }
@@ -78,7 +78,7 @@ for L in ssa:$P1:$P2 inetd:$P3:$P4; do
 	{ printf 'EHLO sclient.test\nMAIL FROM:<sender@example.org>\n'
 	  printf 'RCPT TO:<alice@localhost>\nDATA\n'
 	  sed 's/^\./../' "$T/msg/$m"; printf '.\nQUIT\n'
-	} | timeout 60 "$PY" "$TOP/tests/e2e/sclient_lib.py" smtp -- \
+	} | timeout 60 "$PY" "$TOP/tests/lib/sclient.py" smtp -- \
 	    openssl s_client -starttls smtp -connect "127.0.0.1:$ps" \
 	    -CAfile "$CA" -verify_return_error -verify_hostname localhost -crlf \
 	    -quiet -ign_eof >"$T/sclient.out" 2>&1

@@ -16,7 +16,7 @@
 # alice` is clean. Loopback only; every loop is bounded by the deadline.
 set -u
 export CWRAP_PAM=${CWRAP_PAM:-1}
-. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/../lib/lib.sh"
 need postfix
 SECS=${TORTURE_SECONDS:-120}
 have smtp-source || { skip "torture soak" "smtp-source not installed (postfix)"; done_testing; }

@@ -4,7 +4,7 @@
 For each tests/proto/NAME.in with NAME.ref, runs the daemon chosen by the
 name prefix (smtp_ -> smtpd, pop3_ -> pop3d) as
     DAEMON -d -f $T/inetmail.conf [args from NAME.args]
-on pipes, under the cwrap environment of tests/lib.sh (a fresh $T per case),
+on pipes, under the cwrap environment of tests/lib/lib.sh (a fresh $T per case),
 and drives it like a real client: read the greeting, then send one command
 line at a time and wait for its complete reply ("NNN-" lines continue, "NNN "
 ends; for POP3 "+OK"/"-ERR" lines, multi-line after LIST/RETR/... until "."),
@@ -44,11 +44,11 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(os.path.dirname(HERE), "e2e"))
-import smtp_lib  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "lib"))
+import lib  # noqa: E402
 
-OUT = os.path.join(smtp_lib.TOP, "tests", "out", "proto")
-ASAN = smtp_lib.build_dir().rstrip("/").endswith("/asan")
+OUT = os.path.join(lib.TOP, "tests", "out", "proto")
+ASAN = lib.build_dir().rstrip("/").endswith("/asan")
 # INETMAIL_WRAP: a command prefix for the daemon (shell syntax), e.g.
 # "valgrind --error-exitcode=99 ..." (tests/valgrind.sh); slower, so more
 # time per reply. A daemon exit status of INETMAIL_WRAP_RC (if set) fails.
@@ -241,7 +241,7 @@ def encode_line(raw):
 def run_case(name, update=False):
     """Returns (ok, transcript lines, problems)."""
     proto = "pop3" if name.startswith("pop3_") else "smtp"
-    env = smtp_lib.Env(prefix="inetmail-proto.")
+    env = lib.Env(prefix="inetmail-proto.")
     problems = []
     transcript = []
     try:
@@ -390,11 +390,11 @@ def main(argv):
              for a in argv]
     if not names:
         names = sorted(f[:-3] for f in os.listdir(HERE) if f.endswith(".in"))
-    tap = smtp_lib.Tap()
+    tap = lib.Tap()
     if not names:
         tap.skip("golden protocol tests", "no tests/proto/*.in cases yet")
-    pop3 = os.path.join(smtp_lib.build_dir(), "pop3d", "pop3d")
-    smtpd = os.path.join(smtp_lib.build_dir(), "smtpd", "smtpd")
+    pop3 = os.path.join(lib.build_dir(), "pop3d", "pop3d")
+    smtpd = os.path.join(lib.build_dir(), "smtpd", "smtpd")
     for name in names:
         if not os.path.exists(os.path.join(HERE, name + ".in")):
             tap.ok(False, "proto %s" % name, "no such case %s.in" % name)

@@ -12,7 +12,6 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,24 +22,9 @@
 #include "maildir.h"
 #include "util.h"
 
-static int failures;
+#include "check.h"
+
 static char base[64], md[128];
-
-static int
-ok(int cond, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("%s - ", cond ? "ok" : "not ok");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-	if (!cond)
-		failures++;
-	return cond;
-}
 
 static void
 path(char *out, size_t size, const char *rel)
@@ -102,43 +86,43 @@ test_codec(void)
 	str_copy(r.msgid, sizeof(r.msgid), "<a@b>");
 	r.dir = IDX_CUR;
 	len = idx_rec_encode(&r, buf, sizeof(buf));
-	ok(len > 0 && len <= IDX_REC_MAX, "encode: length %d", len);
-	ok(buf[0] == IDX_REC_VERSION && buf[1] == IDX_CUR && buf[2] == 5 &&
+	CHECKF(len > 0 && len <= IDX_REC_MAX, "encode: length %d", len);
+	CHECKF(buf[0] == IDX_REC_VERSION && buf[1] == IDX_CUR && buf[2] == 5 &&
 	    buf[3] == 0, "encode: version, dir, little-endian size");
-	ok(idx_rec_decode(buf, (size_t)len, &d) == 0 &&
+	CHECKF(idx_rec_decode(buf, (size_t)len, &d) == 0 &&
 	    memcmp(&r, &d, sizeof(r)) == 0, "decode: round trip is exact");
 	rejected = 0;
 	for (i = 0; i < len; i++)
 		rejected += idx_rec_decode(buf, (size_t)i, &d) == -1;
-	ok(rejected == len, "decode: every truncation rejected (%d/%d)",
+	CHECKF(rejected == len, "decode: every truncation rejected (%d/%d)",
 	    rejected, len);
 	memcpy(bad, buf, (size_t)len);
 	bad[len] = 'x';
-	ok(idx_rec_decode(bad, (size_t)len + 1, &d) == -1,
+	CHECKF(idx_rec_decode(bad, (size_t)len + 1, &d) == -1,
 	    "decode: trailing byte rejected");
 	memcpy(bad, buf, (size_t)len);
 	bad[0] = 2;
-	ok(idx_rec_decode(bad, (size_t)len, &d) == -1, "decode: version 2 rejected");
+	CHECKF(idx_rec_decode(bad, (size_t)len, &d) == -1, "decode: version 2 rejected");
 	memcpy(bad, buf, (size_t)len);
 	bad[1] = 2;
-	ok(idx_rec_decode(bad, (size_t)len, &d) == -1, "decode: dir 2 rejected");
+	CHECKF(idx_rec_decode(bad, (size_t)len, &d) == -1, "decode: dir 2 rejected");
 	memcpy(bad, buf, (size_t)len);
 	bad[30] = 0xff;	/* name length low byte */
 	bad[31] = 0xff;
-	ok(idx_rec_decode(bad, (size_t)len, &d) == -1,
+	CHECKF(idx_rec_decode(bad, (size_t)len, &d) == -1,
 	    "decode: overlong string length rejected");
 	memcpy(bad, buf, (size_t)len);
 	bad[33] = '\0';	/* a NUL inside the name */
-	ok(idx_rec_decode(bad, (size_t)len, &d) == -1, "decode: NUL in name rejected");
+	CHECKF(idx_rec_decode(bad, (size_t)len, &d) == -1, "decode: NUL in name rejected");
 	memcpy(bad, buf, (size_t)len);
 	bad[33] = '/';
-	ok(idx_rec_decode(bad, (size_t)len, &d) == -1, "decode: '/' in name rejected");
+	CHECKF(idx_rec_decode(bad, (size_t)len, &d) == -1, "decode: '/' in name rejected");
 	memcpy(bad, buf, (size_t)len);
 	bad[10] = 0;	/* wsize < size */
-	ok(idx_rec_decode(bad, (size_t)len, &d) == -1, "decode: wsize < size rejected");
-	ok(idx_rec_encode(&r, buf, 10) == -1, "encode: small buffer refused");
+	CHECKF(idx_rec_decode(bad, (size_t)len, &d) == -1, "decode: wsize < size rejected");
+	CHECKF(idx_rec_encode(&r, buf, 10) == -1, "encode: small buffer refused");
 	r.subject[3] = '\n';
-	ok(idx_rec_encode(&r, buf, sizeof(buf)) == -1,
+	CHECKF(idx_rec_encode(&r, buf, sizeof(buf)) == -1,
 	    "encode: control byte in a header refused");
 }
 
@@ -157,44 +141,44 @@ test_uidl(void)
 	size_t i;
 
 	maildir_uidl("1700000000.M1P2Q3.host,S=5,W=6", u1);
-	ok(strcmp(u1, "1700000000.M1P2Q3.host") == 0, "uidl: unique part (%s)", u1);
+	CHECKF(strcmp(u1, "1700000000.M1P2Q3.host") == 0, "uidl: unique part (%s)", u1);
 	maildir_uidl("1700000000.M1P2Q3.host,S=5,W=6:2,RS", u2);
-	ok(strcmp(u1, u2) == 0, "uidl: same after flags are added");
+	CHECKF(strcmp(u1, u2) == 0, "uidl: same after flags are added");
 	maildir_uidl("1700000000.M1P2Q3.host:2,", u2);
-	ok(strcmp(u1, u2) == 0, "uidl: same for a name without sizes");
+	CHECKF(strcmp(u1, u2) == 0, "uidl: same for a name without sizes");
 	str_fmt(name, sizeof(name), "1700000000.M123456P1234Q1.%080d", 0);
 	memset(name + 26, 'h', 80);
 	maildir_uidl(name, u1);
-	ok(strcmp(u1, "~18254b13ea50c6b73d885fb13bc260dbbf0bd53c34198e11b26a5e6a6ff3f6fb")
+	CHECKF(strcmp(u1, "~18254b13ea50c6b73d885fb13bc260dbbf0bd53c34198e11b26a5e6a6ff3f6fb")
 	    == 0, "uidl: 106-char unique part is ~sha256 (%s)", u1);
-	ok(strlen(u1) <= UIDL_MAX, "uidl: hashed form fits UIDL_MAX");
+	CHECKF(strlen(u1) <= UIDL_MAX, "uidl: hashed form fits UIDL_MAX");
 	strcat(name, ",S=1:2,S");
 	maildir_uidl(name, u2);
-	ok(strcmp(u1, u2) == 0, "uidl: hash stable across flags");
+	CHECKF(strcmp(u1, u2) == 0, "uidl: hash stable across flags");
 	name[60] = 'x';
 	maildir_uidl(name, u2);
-	ok(strcmp(u1, u2) != 0, "uidl: different long names, different hashes");
+	CHECKF(strcmp(u1, u2) != 0, "uidl: different long names, different hashes");
 	for (i = 0; i < sizeof(vec) / sizeof(vec[0]); i++) {
 		memset(name, 'a', (size_t)vec[i].len);
 		name[0] = '~';
 		name[vec[i].len] = '\0';
 		maildir_uidl(name, u1);
 		str_fmt(want, sizeof(want), "~%s", vec[i].hex);
-		ok(strcmp(u1, want) == 0, "uidl: '~' names hashed, SHA-256 "
+		CHECKF(strcmp(u1, want) == 0, "uidl: '~' names hashed, SHA-256 "
 		    "padding at %d bytes", vec[i].len);
 	}
 	maildir_uidl("abc def", u1);
-	ok(u1[0] == '~' && strlen(u1) == 65, "uidl: space hashed");
+	CHECKF(u1[0] == '~' && strlen(u1) == 65, "uidl: space hashed");
 	maildir_uidl("abc\177", u1);
-	ok(u1[0] == '~', "uidl: DEL byte hashed");
+	CHECKF(u1[0] == '~', "uidl: DEL byte hashed");
 	memset(name, 'b', UIDL_MAX);
 	name[UIDL_MAX] = '\0';
 	maildir_uidl(name, u1);
-	ok(strcmp(u1, name) == 0, "uidl: exactly %d chars kept", UIDL_MAX);
+	CHECKF(strcmp(u1, name) == 0, "uidl: exactly %d chars kept", UIDL_MAX);
 	name[UIDL_MAX] = 'b';
 	name[UIDL_MAX + 1] = '\0';
 	maildir_uidl(name, u1);
-	ok(u1[0] == '~', "uidl: %d chars hashed", UIDL_MAX + 1);
+	CHECKF(u1[0] == '~', "uidl: %d chars hashed", UIDL_MAX + 1);
 }
 
 /* ---- basic operations ---- */
@@ -227,72 +211,72 @@ test_ops(void)
 	int fd;
 	ssize_t n;
 
-	ok(idx_open(&ix, md, 0) == -1 && errno == ENOENT,
+	CHECKF(idx_open(&ix, md, 0) == -1 && errno == ENOENT,
 	    "open without IDX_CREATE and no index: ENOENT");
-	ok(idx_open(&ix, md, IDX_CREATE) == 0, "open with IDX_CREATE");
+	CHECKF(idx_open(&ix, md, IDX_CREATE) == 0, "open with IDX_CREATE");
 	path(p, sizeof(p), "inetmail/lock");
 	fd = open(p, O_RDONLY);
 	n = fd == -1 ? -1 : pread(fd, buf, sizeof(buf) - 1, 0);
-	ok(n == 6 && memcmp(buf, "dirty\n", 6) == 0, "lock says dirty while open");
-	ok(fd != -1 && flock(fd, LOCK_EX | LOCK_NB) == -1 && errno == EWOULDBLOCK,
+	CHECKF(n == 6 && memcmp(buf, "dirty\n", 6) == 0, "lock says dirty while open");
+	CHECKF(fd != -1 && flock(fd, LOCK_EX | LOCK_NB) == -1 && errno == EWOULDBLOCK,
 	    "lock is held (flock(1) excluded)");
-	ok(count_of(ix, &ws) == 0 && ws == 0, "empty: count 0");
+	CHECKF(count_of(ix, &ws) == 0 && ws == 0, "empty: count 0");
 
 	mkrec(&r, "300.M1P1Q1.h,S=100,W=110", 300, 100);
-	ok(idx_put(ix, &r) == 0, "put a");
+	CHECKF(idx_put(ix, &r) == 0, "put a");
 	mkrec(&r, "100.M1P1Q2.h,S=200,W=210", 100, 200);
-	ok(idx_put(ix, &r) == 0, "put b");
+	CHECKF(idx_put(ix, &r) == 0, "put b");
 	mkrec(&r, "200.M1P1Q3.h,S=300,W=310", 100, 300);
-	ok(idx_put(ix, &r) == 0, "put c (same arrival as b)");
-	ok(count_of(ix, &ws) == 3 && ws == 630, "count 3, wsize 630");
-	ok(idx_get(ix, "300.M1P1Q1.h,S=100,W=110:2,S", &g) == 0 &&
+	CHECKF(idx_put(ix, &r) == 0, "put c (same arrival as b)");
+	CHECKF(count_of(ix, &ws) == 3 && ws == 630, "count 3, wsize 630");
+	CHECKF(idx_get(ix, "300.M1P1Q1.h,S=100,W=110:2,S", &g) == 0 &&
 	    strcmp(g.name, "300.M1P1Q1.h,S=100,W=110") == 0 && g.size == 100 &&
 	    g.wsize == 110 && g.arrival == 300 &&
 	    strcmp(g.uidl, "300.M1P1Q1.h") == 0 &&
 	    strcmp(g.from, "300.M1P1Q1.h,S=100,W=110") == 0,
 	    "get by unique part, fields and uidl back");
-	ok(idx_get(ix, "999.nope", &g) == 1, "get absent: 1");
+	CHECKF(idx_get(ix, "999.nope", &g) == 1, "get absent: 1");
 	mkrec(&r, "300.M1P1Q1.h,S=100,W=110:2,S", 300, 150);
 	r.dir = IDX_CUR;
-	ok(idx_put(ix, &r) == 0 && count_of(ix, &ws) == 3 && ws == 680,
+	CHECKF(idx_put(ix, &r) == 0 && count_of(ix, &ws) == 3 && ws == 680,
 	    "put over the same unique part: count kept, wsize adjusted");
-	ok(idx_get(ix, "300.M1P1Q1.h", &g) == 0 && g.dir == IDX_CUR &&
+	CHECKF(idx_get(ix, "300.M1P1Q1.h", &g) == 0 && g.dir == IDX_CUR &&
 	    strcmp(g.name, "300.M1P1Q1.h,S=100,W=110:2,S") == 0, "renamed record");
 
 	memset(&s, 0, sizeof(s));
-	ok(idx_iter(ix, collect, &s) == 0 && s.n == 3 &&
+	CHECKF(idx_iter(ix, collect, &s) == 0 && s.n == 3 &&
 	    strcmp(s.names[0], "100.M1P1Q2.h,S=200,W=210") == 0 &&
 	    strcmp(s.names[1], "200.M1P1Q3.h,S=300,W=310") == 0 &&
 	    strncmp(s.names[2], "300.", 4) == 0,
 	    "iter: arrival order, then name");
 	memset(&s, 0, sizeof(s));
 	s.stop_at = 2;
-	ok(idx_iter(ix, collect, &s) == 42 && s.n == 2, "iter: stops on fn != 0");
+	CHECKF(idx_iter(ix, collect, &s) == 42 && s.n == 2, "iter: stops on fn != 0");
 
-	ok(idx_begin(ix) == 0, "begin");
+	CHECKF(idx_begin(ix) == 0, "begin");
 	mkrec(&r, "400.M1P1Q4.h", 400, 1);
-	ok(idx_put(ix, &r) == 0 && count_of(ix, NULL) == 4,
+	CHECKF(idx_put(ix, &r) == 0 && count_of(ix, NULL) == 4,
 	    "put inside a transaction is visible to it");
 	idx_abort(ix);
-	ok(idx_get(ix, "400.M1P1Q4.h", &g) == 1 && count_of(ix, NULL) == 3,
+	CHECKF(idx_get(ix, "400.M1P1Q4.h", &g) == 1 && count_of(ix, NULL) == 3,
 	    "abort: record and count rolled back");
-	ok(idx_begin(ix) == 0 && idx_put(ix, &r) == 0 &&
+	CHECKF(idx_begin(ix) == 0 && idx_put(ix, &r) == 0 &&
 	    idx_del(ix, "100.M1P1Q2.h,S=200,W=210") == 0 && idx_commit(ix) == 0,
 	    "begin, put, del, commit");
-	ok(idx_get(ix, "400.M1P1Q4.h", &g) == 0 && count_of(ix, &ws) == 3 &&
+	CHECKF(idx_get(ix, "400.M1P1Q4.h", &g) == 0 && count_of(ix, &ws) == 3 &&
 	    ws == 680 - 210 + 11, "commit: both applied, count 3");
-	ok(idx_del(ix, "100.M1P1Q2.h") == 1, "del absent: 1");
-	ok(idx_del(ix, ",S=1") == -1 && errno == EINVAL, "empty unique part: EINVAL");
-	ok(idx_close(&ix) == 0 && ix == NULL, "close clears the pointer");
+	CHECKF(idx_del(ix, "100.M1P1Q2.h") == 1, "del absent: 1");
+	CHECKF(idx_del(ix, ",S=1") == -1 && errno == EINVAL, "empty unique part: EINVAL");
+	CHECKF(idx_close(&ix) == 0 && ix == NULL, "close clears the pointer");
 
 	n = fd == -1 ? -1 : pread(fd, buf, sizeof(buf) - 1, 0);
 	if (n >= 0)
 		buf[n] = '\0';
-	ok(n > 6 && strncmp(buf, "clean ", 6) == 0, "lock says clean after close");
-	ok(flock(fd, LOCK_EX | LOCK_NB) == 0 && flock(fd, LOCK_UN) == 0,
+	CHECKF(n > 6 && strncmp(buf, "clean ", 6) == 0, "lock says clean after close");
+	CHECKF(flock(fd, LOCK_EX | LOCK_NB) == 0 && flock(fd, LOCK_UN) == 0,
 	    "lock released after close");
 	close(fd);
-	ok(idx_open(&ix, md, 0) == 0 && count_of(ix, NULL) == 3 &&
+	CHECKF(idx_open(&ix, md, 0) == 0 && count_of(ix, NULL) == 3 &&
 	    idx_get(ix, "400.M1P1Q4.h", &g) == 0, "reopen: data persisted");
 	idx_close(&ix);
 }
@@ -310,20 +294,20 @@ test_symlinks(void)
 	str_fmt(p, sizeof(p), "%s/elsewhere", base);
 	mkdir(p, 0700);
 	str_fmt(d, sizeof(d), "%s/sl/inetmail", base);
-	ok(symlink(p, d) == 0, "symlink MAILDIR/inetmail -> elsewhere");
+	CHECKF(symlink(p, d) == 0, "symlink MAILDIR/inetmail -> elsewhere");
 	str_fmt(d, sizeof(d), "%s/sl", base);
-	ok(idx_open(&ix, d, IDX_CREATE) == -1 && errno == ELOOP,
+	CHECKF(idx_open(&ix, d, IDX_CREATE) == -1 && errno == ELOOP,
 	    "symlinked index directory refused");
 	str_fmt(p, sizeof(p), "%s/elsewhere/index.db", base);
-	ok(access(p, F_OK) == -1, "nothing created through it");
+	CHECKF(access(p, F_OK) == -1, "nothing created through it");
 	str_fmt(d, sizeof(d), "%s/sl/inetmail", base);
 	unlink(d);
 	mkdir(d, 0700);
 	str_fmt(p, sizeof(p), "%s/sl/inetmail/lock", base);
 	str_fmt(d, sizeof(d), "%s/elsewhere/target", base);
-	ok(symlink(d, p) == 0, "symlink lock -> elsewhere/target");
+	CHECKF(symlink(d, p) == 0, "symlink lock -> elsewhere/target");
 	str_fmt(d, sizeof(d), "%s/sl", base);
-	ok(idx_open(&ix, d, IDX_CREATE) == -1 && errno == ELOOP,
+	CHECKF(idx_open(&ix, d, IDX_CREATE) == -1 && errno == ELOOP,
 	    "symlinked lock file refused");
 }
 
@@ -363,35 +347,35 @@ test_sync(void)
 	int r;
 	char p1[512], p2[512], rel[400];
 
-	ok(deliver("Subject: one\n\nbody\n", &a) == 0 &&
+	CHECKF(deliver("Subject: one\n\nbody\n", &a) == 0 &&
 	    deliver("Subject: two\n\nbody two\n", &b) == 0, "two deliveries");
-	ok(write_file("new/1600000000.M5P5Q5.other", "From: x\nSubject: by "
+	CHECKF(write_file("new/1600000000.M5P5Q5.other", "From: x\nSubject: by "
 	    "hand\n\nhi\nthere") == 0, "a file added by hand to new/ (no sizes)");
-	ok(write_file("cur/1600000001.M6P6Q6.other,S=4,W=6:2,S", "a\nb\n") == 0,
+	CHECKF(write_file("cur/1600000001.M6P6Q6.other,S=4,W=6:2,S", "a\nb\n") == 0,
 	    "a file added by hand to cur/ (with sizes)");
 	write_file("new/.hidden", "x");
 	path(p1, sizeof(p1), "new/1600000002.link");
 	symlink("/etc/passwd", p1);
 	path(p1, sizeof(p1), "new/1600000003.dir");
 	mkdir(p1, 0700);
-	ok(idx_open(&ix, md, 0) == 0, "open");
+	CHECKF(idx_open(&ix, md, 0) == 0, "open");
 	r = idx_sync(ix, md, 0, &add, &rem);
-	ok(r == 0 && add == 4 && rem == 3,
+	CHECKF(r == 0 && add == 4 && rem == 3,
 	    "sync adds the 2 delivered and the 2 hand-made files, drops the 3 "
 	    "records test_ops made without files (added %u removed %u)", add, rem);
-	ok(count_of(ix, &ws) == 2 + 2, "count: 2 delivered + 2 by hand");
-	ok(idx_get(ix, "1600000000.M5P5Q5.other", &g) == 0 && g.size == 34 &&
+	CHECKF(count_of(ix, &ws) == 2 + 2, "count: 2 delivered + 2 by hand");
+	CHECKF(idx_get(ix, "1600000000.M5P5Q5.other", &g) == 0 && g.size == 34 &&
 	    g.wsize == 34 + 4 + 2 && g.lines == 5 && g.dir == IDX_NEW &&
 	    strcmp(g.subject, "by hand") == 0 && strcmp(g.from, "x") == 0 &&
 	    g.arrival == 1600000000, "scanned file: sizes, lines, headers, arrival");
-	ok(idx_get(ix, "1600000001.M6P6Q6.other", &g) == 0 && g.size == 4 &&
+	CHECKF(idx_get(ix, "1600000001.M6P6Q6.other", &g) == 0 && g.size == 4 &&
 	    g.wsize == 6 && g.lines == 2 && g.dir == IDX_CUR,
 	    "sized file in cur/: sizes from the name, lines from W-S");
-	ok(idx_get(ix, ".hidden", &g) == 1 && idx_get(ix, "1600000002.link",
+	CHECKF(idx_get(ix, ".hidden", &g) == 1 && idx_get(ix, "1600000002.link",
 	    &g) == 1 && idx_get(ix, "1600000003.dir", &g) == 1,
 	    "dotfile, symlink, directory ignored");
 	r = idx_sync(ix, md, 0, &add, &rem);
-	ok(r == 0 && add == 0 && rem == 0,
+	CHECKF(r == 0 && add == 0 && rem == 0,
 	    "second sync: nothing to do");
 
 	/* removed and renamed by hand */
@@ -401,33 +385,33 @@ test_sync(void)
 	path(p1, sizeof(p1), rel);
 	str_fmt(rel, sizeof(rel), "cur/%s:2,S", a.name);
 	path(p2, sizeof(p2), rel);
-	ok(rename(p1, p2) == 0, "by hand: one file removed, one moved to cur/");
+	CHECKF(rename(p1, p2) == 0, "by hand: one file removed, one moved to cur/");
 	r = idx_sync(ix, md, 0, &add, &rem);
-	ok(r == 0 && add == 0 && rem == 1,
+	CHECKF(r == 0 && add == 0 && rem == 1,
 	    "sync removes the vanished one (removed %u)", rem);
-	ok(idx_get(ix, a.name, &g) == 0 && g.dir == IDX_CUR &&
+	CHECKF(idx_get(ix, a.name, &g) == 0 && g.dir == IDX_CUR &&
 	    strcmp(g.name, strrchr(p2, '/') + 1) == 0 &&
 	    strcmp(g.uidl, a.uidl) == 0 && g.size == a.size,
 	    "moved file: record follows, same uidl and size");
-	ok(count_of(ix, &ws) == 3, "count 3");
+	CHECKF(count_of(ix, &ws) == 3, "count 3");
 
 	/* cur/ skipped while its mtime is unchanged, seen by a full sync */
 	set_mtime("cur", 1000000000);
 	set_mtime("new", 1000000000);
-	ok(idx_sync(ix, md, 0, NULL, NULL) == 0, "sync stores old mtimes");
+	CHECKF(idx_sync(ix, md, 0, NULL, NULL) == 0, "sync stores old mtimes");
 	write_file("cur/1600000009.M9P9Q9.other:2,", "Subject: sneaky\n\n");
 	set_mtime("cur", 1000000000);
 	r = idx_sync(ix, md, 0, &add, &rem);
-	ok(r == 0 && add == 0,
+	CHECKF(r == 0 && add == 0,
 	    "quick sync skips cur/ with an unchanged mtime");
 	r = idx_sync(ix, md, IDX_SYNC_FULL, &add, &rem);
-	ok(r == 0 && add == 1,
+	CHECKF(r == 0 && add == 1,
 	    "full sync finds the file");
 	write_file("cur/1600000010.M1P1Q1.other:2,", "x\n");
 	r = idx_sync(ix, md, 0, &add, &rem);
-	ok(r == 0 && add == 1,
+	CHECKF(r == 0 && add == 1,
 	    "quick sync sees cur/ once its mtime changed");
-	ok(idx_get(ix, "400.M1P1Q4.h", &g) == 1, "records without files removed");
+	CHECKF(idx_get(ix, "400.M1P1Q4.h", &g) == 1, "records without files removed");
 	idx_close(&ix);
 }
 
@@ -495,7 +479,7 @@ test_damage(void)
 	int files = count_files(), j, rc;
 
 	/* enough records for a multi-page database */
-	ok(idx_open(&ix, md, 0) == 0, "open for damage tests");
+	CHECKF(idx_open(&ix, md, 0) == 0, "open for damage tests");
 	for (j = 0; j < 300; j++) {
 		char name[64];
 
@@ -519,13 +503,13 @@ test_damage(void)
 		path(p, sizeof(p), "inetmail/index.db.damaged");
 		unlink(p);
 		damage(hows[i]);
-		ok(idx_open(&ix, md, 0) == 0, "%s: open succeeds", hows[i]);
+		CHECKF(idx_open(&ix, md, 0) == 0, "%s: open succeeds", hows[i]);
 		if (ix == NULL)
 			continue;
-		ok(count_of(ix, NULL) == 0, "%s: index recreated empty", hows[i]);
-		ok(access(p, F_OK) == 0, "%s: damaged file moved aside", hows[i]);
+		CHECKF(count_of(ix, NULL) == 0, "%s: index recreated empty", hows[i]);
+		CHECKF(access(p, F_OK) == 0, "%s: damaged file moved aside", hows[i]);
 		rc = idx_sync(ix, md, IDX_SYNC_FULL, &add, &rem);
-		ok(rc == 0 && count_of(ix, NULL) == (uint64_t)files,
+		CHECKF(rc == 0 && count_of(ix, NULL) == (uint64_t)files,
 		    "%s: full sync rebuilds, count %d (added %u removed %u)",
 		    hows[i], files, add, rem);
 		idx_close(&ix);
@@ -535,7 +519,7 @@ test_damage(void)
 
 		str_fmt(cmd, sizeof(cmd), "flock %s/inetmail/lock db5.3_verify "
 		    "-h %s/inetmail index.db >/dev/null 2>&1", md, md);
-		ok(system(cmd) == 0, "db5.3_verify passes after rebuild");
+		CHECKF(system(cmd) == 0, "db5.3_verify passes after rebuild");
 	}
 }
 
@@ -568,19 +552,19 @@ test_kill(void)
 		_exit(1);
 	}
 	close(pfd[1]);
-	ok(read(pfd[0], &c, 1) == 1, "child holds the index");
+	CHECKF(read(pfd[0], &c, 1) == 1, "child holds the index");
 	t0 = now_ms();
 	alarm(20);
-	ok(idx_open(&ix, md, 0) == 0, "open after the holder was killed -9");
+	CHECKF(idx_open(&ix, md, 0) == 0, "open after the holder was killed -9");
 	alarm(0);
 	t0 = now_ms() - t0;
-	ok(t0 >= 200, "open waited for the lock (%llu ms)",
+	CHECKF(t0 >= 200, "open waited for the lock (%llu ms)",
 	    (unsigned long long)t0);
 	waitpid(pid, &st, 0);
-	ok(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, "child died of SIGKILL");
-	ok(ix != NULL && idx_get(ix, "1.killed.committed", &g) == 0,
+	CHECKF(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, "child died of SIGKILL");
+	CHECKF(ix != NULL && idx_get(ix, "1.killed.committed", &g) == 0,
 	    "committed put survived the kill");
-	ok(ix != NULL && idx_get(ix, "1.killed.uncommitted", &g) == 1,
+	CHECKF(ix != NULL && idx_get(ix, "1.killed.uncommitted", &g) == 1,
 	    "uncommitted put rolled back");
 	if (ix != NULL) {
 		idx_del(ix, "1.killed.committed");
@@ -609,13 +593,12 @@ main(void)
 	test_sync();
 	test_damage();
 	test_kill();
-	if (failures == 0) {
+	if (check_failed == 0) {
 		char cmd[200];
 
 		str_fmt(cmd, sizeof(cmd), "rm -rf %s", base);
 		system(cmd);
 	} else
-		printf("# left %s for inspection\n", base);
-	printf("# %d failure(s)\n", failures);
-	return failures != 0;
+		CHECK_DIAG("left %s for inspection", base);
+	return CHECK_DONE();
 }

@@ -722,7 +722,7 @@ test_kill(const char *dir)
 			wrong++;
 	}
 	fclose(f);
-	printf("# kill: %d kills, %zu acknowledged\n", kills, acked);
+	CHECK_DIAG("kill: %d kills, %zu acknowledged", kills, acked);
 	CHECK(acked >= KILLS / 2, "kill: the writers made progress (one acknowledged message at least from every other writer)");
 	CHECK(missing == 0, "kill: every acknowledged message has its record");
 	CHECK(wrong == 0, "kill: every acknowledged message complete");
@@ -764,8 +764,8 @@ main(void)
 
 		str_fmt(cmd, sizeof(cmd), "rm -rf %s", base);
 		if (system(cmd) != 0)
-			printf("# could not remove %s\n", base);
+			CHECK_DIAG("could not remove %s", base);
 	} else
-		printf("# left %s\n", base);
+		CHECK_DIAG("left %s", base);
 	return CHECK_DONE();
 }

@@ -1,8 +1,8 @@
-"""relay_sink_lib.py - the receiving side of the relay tests (not a test
-itself; tests/run skips *_lib.py). Run by tests/e2e/relay_lib.sh inside the
+"""tests/lib/relay_sink.py - the receiving side of the relay tests (not a
+test itself). Run by tests/lib/relay.sh inside the
 tests' private network namespace.
 
-  relay_sink_lib.py sink --listen 127.0.0.2:25 --dir DIR [--name NAME]
+  relay_sink.py sink --listen 127.0.0.2:25 --dir DIR [--name NAME]
         [--mode MODE] [--tls CERT KEY] [--require-tls] [--auth USER:PASS]
       An SMTP server (Python aiosmtpd) that stores every accepted message
       byte for byte as it came off the wire after dot-unstuffing (CRLF line
@@ -27,7 +27,7 @@ tests' private network namespace.
       gets 550 5.1.1 and one starting with "temp" gets 450 4.2.0.
       With --auth, AUTH PLAIN/LOGIN is required before MAIL (after TLS).
 
-  relay_sink_lib.py dns TYPE NAME [SERVER]
+  relay_sink.py dns TYPE NAME [SERVER]
       One DNS query (A or MX) over UDP; prints "rcode=N" and one line per
       answer ("MX 10 mx.remote.test", "A 127.0.0.2"): a check that the
       private zone is served, without dig.

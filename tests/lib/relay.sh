@@ -1,6 +1,6 @@
-# tests/e2e/relay_lib.sh - a private "internet" for the relay tests
-# (tests/e2e/relay_*.sh source it; not a test itself: tests/run only runs
-# *.sh files, and this one exits at once when run alone).
+# tests/lib/relay.sh - a private "internet" for the relay tests
+# (tests/e2e/relay_*.sh source it instead of lib.sh; not a test itself: it
+# exits at once when run alone).
 #
 # Sourced first thing by a test, it re-executes that test inside
 #   unshare --net --mount --pid --fork --kill-child --mount-proc
@@ -8,7 +8,7 @@
 # namespace with only lo (127.0.0.0/8, nothing else: from the host such an
 # address never leaves the machine), a private mount namespace for
 # resolv.conf, and a pid namespace so that every process the test started,
-# detached queue runners included, ends with it. Then tests/lib.sh (users,
+# detached queue runners included, ends with it. Then tests/lib/lib.sh (users,
 # PAM, inetmail.conf in $T) and:
 #
 #   relay_start          everything below
@@ -28,7 +28,7 @@
 #       nullmx.test    MX 0 .                 (RFC 7505 null MX)
 #       dead.test      MX 10 mx.dead.test     127.0.0.7 (connection refused)
 #       nosuch.test    -                      NXDOMAIN
-#   - the sinks (tests/e2e/relay_sink_lib.py, aiosmtpd): every message
+#   - the sinks (tests/lib/relay_sink.py, aiosmtpd): every message
 #     stored byte for byte in $T/sink/NAME/NNNN.eml + .json; they offer
 #     STARTTLS with a certificate for mx.remote.test/relay.test from the
 #     test CA ($T/pki/ca.pem); sink_mode NAME MODE changes a sink's
@@ -45,7 +45,7 @@
 # Every wait is bounded.
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
-	echo "relay_lib.sh is sourced by the relay tests; it is no test" >&2
+	echo "relay.sh is sourced by the relay tests; it is no test" >&2
 	exit 0
 fi
 
@@ -73,8 +73,8 @@ if [ -z "${RELAY_IN_NS:-}" ]; then
 fi
 
 # ---- inside the namespaces -------------------------------------------------
-. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
-SINKLIB=$TOP/tests/e2e/relay_sink_lib.py
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+SINKLIB=$TOP/tests/lib/relay_sink.py
 RELAY_AUTH_USER=relayuser
 RELAY_AUTH_PASS='relay pass with spaces'
 
@@ -82,7 +82,7 @@ RELAY_AUTH_PASS='relay pass with spaces'
 # 127.0.0.x:25 and dnsmasq 127.0.0.1:53, which must never be the host's.
 if [ "$(readlink /proc/1/ns/net)" != "$(readlink /proc/self/ns/net)" ] ||
     [ "$(ip -o link show | wc -l)" != 1 ]; then
-	echo "relay_lib.sh: not alone in a private network namespace; refusing" >&2
+	echo "relay.sh: not alone in a private network namespace; refusing" >&2
 	exit 1
 fi
 

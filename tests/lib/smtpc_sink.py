@@ -1,9 +1,10 @@
 #!/usr/bin/python3
-"""smtpc_lib.py - a receiving MTA (aiosmtpd) for tests/e2e/smtpc_remote.sh.
+"""tests/lib/smtpc_sink.py - a receiving MTA (aiosmtpd) for
+tests/e2e/smtpc_remote.sh.
 
-Not a test itself (tests/run skips *_lib.py). One instance per address:
+Not a test itself. One instance per address:
 
-  smtpc_lib.py --addr 127.0.0.2 --port 25 --dir DIR [--reject ADDR=REPLY]...
+  smtpc_sink.py --addr 127.0.0.2 --port 25 --dir DIR [--reject ADDR=REPLY]...
                [--tls-cert PEM --tls-key PEM] [--auth USER:PASS] [--smtputf8]
                [--size N]
 

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
-"""tests/e2e/sclient_lib.py - drive `openssl s_client` one command at a time.
+"""tests/lib/sclient.py - drive `openssl s_client` one command at a time.
 
-    sclient_lib.py pop3|smtp [--greeting] -- openssl s_client ... -quiet -crlf
+    sclient.py pop3|smtp [--greeting] -- openssl s_client ... -quiet -crlf
 
 Reads commands from stdin (one per line), sends each after the reply to the
 previous one is complete, and prints everything received. This replaces

@@ -1,8 +1,12 @@
-"""smtp_lib.py - shared helpers for the Python tests (not a test itself;
-tests/run skips *_lib.py).
+"""tests/lib/lib.py - shared helpers for the Python tests, the Python half
+of tests/lib/lib.sh. A test finds it with
+
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__))), "lib"))
+    import lib
 
 The fake users, PAM service, inetmail.conf and cwrap environment come from
-tests/lib.sh (one source of truth): Env() runs it with INETMAIL_T set and
+tests/lib/lib.sh (one source of truth): Env() runs it with INETMAIL_T set and
 reads back its environment (lib_env0). TAP output: ok/not ok lines.
 """
 
@@ -45,7 +49,7 @@ class Env:
         env = dict(os.environ, INETMAIL_T=self.t, INETMAIL_BUILD=build_dir())
         env.pop("INETMAIL_LIB_SOURCED", None)
         out = subprocess.run(
-            ["bash", "-c", '. "$1/tests/lib.sh" && lib_env0', "lib", TOP],
+            ["bash", "-c", '. "$1/tests/lib/lib.sh" && lib_env0', "lib", TOP],
             env=env, stdout=subprocess.PIPE, check=True, timeout=60).stdout
         self.vars = {}
         self.cwrap = []
