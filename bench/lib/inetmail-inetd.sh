@@ -15,7 +15,10 @@ im_inetd_start() {
     port_free "$port" || die "port $port busy"
     mkdir -p "$PIDS"
     cg_create "$name"
-    in_cg "$name" "$PIDS/$name.pid" unshare --pid --fork --kill-child \
+    # its own mount namespace and /run: inetd's pid file must not land in
+    # the host's /run/inetd.pid (Debian's init script would signal pid 1)
+    in_cg "$name" "$PIDS/$name.pid" unshare --pid --fork --kill-child --mount \
+        --propagation private sh -c 'mount -t tmpfs -o mode=0755 tmpfs /run && exec "$0" "$@"' \
         /usr/sbin/inetd -d -E -R 100000 "$conf" >"$logf" 2>&1 &
     wait_port "$port" || die "inetd not listening on $port (see $logf)"
     log "$name up (inetd under unshare pid $(cat "$PIDS/$name.pid"), port $port)"

@@ -316,10 +316,12 @@ done < <(sed -n 's/^#\{0,1\}\(smtp\|submission\|submissions\|pop3\|pop3s\)[ \t]\
 check_eq "the shipped inetd.conf has the smtp and pop3 lines" "smtp pop3" \
     "$(grep -Eo '^(smtp|pop3)[[:space:]]' /usr/local/share/inetmail/inetd.conf | tr -d ' \t' | tr '\n' ' ' | sed 's/ $//')"
 # -E (keep the environment) only for the ASan build's LD_PRELOAD; inetd
-# otherwise runs as Debian starts it, laundering the environment.
+# otherwise runs as Debian starts it, laundering the environment. Its own
+# /run (PRIVATE_RUN) keeps its pid file off the host's /run/inetd.pid.
 iopt=(-d -R 100000)
 [ "$LIB_ASAN" = 1 ] && iopt+=(-E)
-env -i "${ENVV[@]}" unshare --pid --fork --kill-child /usr/sbin/inetd "${iopt[@]}" "$T/inetd.conf" \
+env -i "${ENVV[@]}" unshare --pid --fork --kill-child --mount --propagation private \
+    "${PRIVATE_RUN[@]}" /usr/sbin/inetd "${iopt[@]}" "$T/inetd.conf" \
     >"$T/inetd.log" 2>&1 </dev/null &
 PIDS+=($!)
 for s in "${!IPORT[@]}"; do

@@ -313,8 +313,12 @@ start_ssa() {
 	LAUNCHER_PIDS+=($!)
 	wait_port "$port"
 }
-# start_inetd PORT PROG ARGS...: openbsd-inetd in a private pid namespace
-# (its children setsid; killing the namespace's init ends them all), always
+# PRIVATE_RUN CMD ARGS...: run CMD with a fresh tmpfs on /run (as the
+# first command inside `unshare --mount`), so that what a launcher writes
+# there stays in its namespace.
+PRIVATE_RUN=(sh -c 'mount -t tmpfs -o mode=0755 tmpfs /run && exec "$0" "$@"')
+# start_inetd PORT PROG ARGS...: openbsd-inetd in a private pid and mount
+# namespace with its own /run (its children setsid; killing the namespace's init ends them all), always
 # with -R (else 256 connections/minute disable the service for 10 minutes).
 # -E keeps the environment, so inetd itself runs under cwrap (fake root).
 start_inetd() {
@@ -324,11 +328,16 @@ start_inetd() {
 	# A pid namespace (root, or a user namespace as non-root); where
 	# neither is allowed (an unprivileged container), a plain session:
 	# its children then outlive it, but every session ends by itself.
+	# The namespace has its own mount table and a tmpfs on /run, where
+	# inetd writes its pid (1 in the namespace): the host's /run/inetd.pid
+	# must never name it, or Debian's `service openbsd-inetd reload`
+	# signals the host's init.
 	local -a ns=(setsid)
-	if unshare --pid --fork --kill-child true 2>/dev/null; then
-		ns=(unshare --pid --fork --kill-child)
-	elif unshare --user --map-root-user --pid --fork --kill-child true 2>/dev/null; then
-		ns=(unshare --user --map-root-user --pid --fork --kill-child)
+	if unshare --pid --fork --kill-child --mount true 2>/dev/null; then
+		ns=(unshare --pid --fork --kill-child --mount --propagation private "${PRIVATE_RUN[@]}")
+	elif unshare --user --map-root-user --pid --fork --kill-child --mount true 2>/dev/null; then
+		ns=(unshare --user --map-root-user --pid --fork --kill-child --mount
+		    --propagation private "${PRIVATE_RUN[@]}")
 	else
 		diag "start_inetd: no pid namespace available; using setsid"
 	fi
