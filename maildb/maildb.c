@@ -10,9 +10,10 @@
  * - through libmail (idx_open: exclusive index lock, recovery, and a damaged
  *   index is set aside and rebuilt) for commands that may change it: ls,
  *   stat, show, dump, reindex, expire, rm;
- * - read-only (inspect(): shared index lock, Berkeley DB's DB->verify and a
- *   DB_RDONLY cursor, no environment) for users and verify, which report
- *   the state of an index and must not repair it behind the admin's back.
+ * - read-only (idx_check, index_check.h: shared index lock, Berkeley DB's
+ *   DB->verify and a DB_RDONLY cursor, no environment) for users and
+ *   verify, which report the state of an index and must not repair it
+ *   behind the admin's back.
  */
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -22,18 +23,16 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pwd.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
-#include <db.h>
-
 #include "aliases.h"
 #include "conf.h"
 #include "index.h"
+#include "index_check.h"
 #include "log.h"
 #include "maildb.h"
 #include "maildir.h"
@@ -42,13 +41,7 @@
 #include "user.h"
 #include "util.h"
 
-#define IDX_DB_NAME	"index.db"	/* inside MAILDIR/inetmail (index.c) */
-#define IDX_LOCK_NAME	"lock"
 #define POP3_LOCK_NAME	"pop3.lock"	/* held by pop3d for a whole session */
-/* The meta record of index.c: key "\0meta", value version 1, count, wsize. */
-#define META_KEY	"\0meta"
-#define META_KEYLEN	5
-#define META_LEN	33
 
 static const char *const subdir[2] = { "new", "cur" };
 
@@ -134,13 +127,6 @@ fmt_time(int64_t t, char *out, size_t size)
 		str_copy(out, size, "?");
 }
 
-/* Length of the unique part of a Maildir name (the index key). */
-static size_t
-uniq_len(const char *name)
-{
-	return strcspn(name, ":,");
-}
-
 /* ---- running a command on one mailbox ---- */
 
 struct mbox {
@@ -211,35 +197,6 @@ mbox_prepare(const char *name, struct mbox *mb, int quiet, char *why,
 	if (why != NULL)
 		str_copy(why, whysize, buf);
 	return r;
-}
-
-/* Writes "dirty" into the index lock file so that the next idx_open runs
- * recovery and DB->verify (and sets a damaged index aside). */
-static void
-mark_dirty(struct mbox *mb)
-{
-	int dfd, fd;
-	char buf[8];
-	ssize_t n;
-
-	if ((dfd = openat(mb->mfd, IDX_DIRNAME, O_RDONLY | O_DIRECTORY |
-	    O_NOFOLLOW | O_CLOEXEC)) == -1)
-		return;
-	fd = openat(dfd, IDX_LOCK_NAME, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
-	close(dfd);
-	if (fd == -1)
-		return;
-	while (flock(fd, LOCK_EX) == -1)
-		if (errno != EINTR) {
-			close(fd);
-			return;
-		}
-	n = pread(fd, buf, 5, 0);
-	if (n == 5 && memcmp(buf, "clean", 5) == 0 &&
-	    (pwrite(fd, "dirty\n", 6, 0) != 6 || ftruncate(fd, 6) == -1))
-		fprintf(stderr, "maildb: %s: cannot mark the index for "
-		    "verification: %s\n", mb->u.name, strerror(errno));
-	close(fd);	/* releases the lock */
 }
 
 /* Takes MAILDIR/inetmail/pop3.lock without waiting: 0, or -1 (told). */
@@ -315,8 +272,9 @@ run_mailbox(struct mbox *mb, mbox_fn fn, int how, int argc, char **argv)
 		}
 		if ((how & MB_POP3LOCK) && take_pop3_lock(mb) == -1)
 			_exit(1);
-		if (how & MB_DIRTY)
-			mark_dirty(mb);
+		if ((how & MB_DIRTY) && idx_mark_unclean(mb->mfd) == -1)
+			fprintf(stderr, "maildb: %s: cannot mark the index for "
+			    "verification: %s\n", mb->u.name, strerror(errno));
 		if (how & MB_INDEX) {
 			if (idx_open(&mb->ix, mb->path, IDX_CREATE) == -1) {
 				fprintf(stderr, "maildb: %s: cannot open index: %s\n",
@@ -455,545 +413,12 @@ names_free(struct namelist *l)
 
 /* ---- read-only inspection (users, verify) ---- */
 
-/* IX_NONE: no index directory yet, which is normal: delivery does not
- * index (libmail/mailbox/maildir.c), the mailbox's first reader builds it. */
-enum ixstate { IX_OK, IX_NONE, IX_STALE, IX_MISSING, IX_DAMAGED };
-static const char *const ixstate_name[] = { "ok", "none", "stale", "missing",
-    "damaged" };
-
-struct fent {			/* a message file in new/ or cur/ */
-	char	*name;
-	uint8_t	 dir;
-	uint64_t size;		/* on disk */
-	uint64_t wsize;		/* from ,W=, or UINT64_MAX */
-	int64_t	 arrival;
-};
-
-struct rent {			/* an index record */
-	char	*name;
-	uint8_t	 dir;
-	uint64_t size, wsize;
-	int64_t	 arrival;
-};
-
-struct insp {
-	struct mbox	*mb;
-	int		 report;	/* print one line per problem */
-	unsigned	 problems;
-	enum ixstate	 state;
-	char		 why[300];	/* what decided the state */
-	struct fent	*f;
-	size_t		 nf, capf;
-	struct rent	*r;
-	size_t		 nr, capr;
-	int		 have_meta;
-	uint64_t	 meta_count, meta_wsize;
-	/* totals, from the files */
-	uint64_t	 messages, size;
-	int64_t		 oldest, newest;
-};
-
-static void problem(struct insp *, const char *kind, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-/* One problem line: "KIND DETAIL". */
+/* idx_check's report: one line per problem, "KIND DETAIL". */
 static void
-problem(struct insp *in, const char *kind, const char *fmt, ...)
+print_problem(const char *kind, const char *detail, void *arg)
 {
-	va_list ap;
-
-	in->problems++;
-	if (!in->report)
-		return;
-	printf("%s ", kind);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-}
-
-/* Worsens the index state (never improves it), keeping the first reason
- * given for the worst state. */
-static void
-set_state(struct insp *in, enum ixstate s, const char *why)
-{
-	if (s > in->state) {
-		in->state = s;
-		str_copy(in->why, sizeof(in->why), why);
-	}
-}
-
-/* Owner and mode of something in the Maildir: the account's, nothing for
- * group and others. */
-static void
-check_owner_mode(struct insp *in, const struct stat *st, const char *what)
-{
-	if (st->st_uid != in->mb->u.uid)
-		problem(in, "bad-owner", "%s uid=%u (expected %u)", what,
-		    (unsigned)st->st_uid, (unsigned)in->mb->u.uid);
-	if ((st->st_mode & 077) != 0)
-		problem(in, "bad-mode", "%s mode=%04o (group/other access)",
-		    what, (unsigned)(st->st_mode & 07777));
-}
-
-static char db_msg[256];
-
-static void
-db_errcall(const DB_ENV *env, const char *pfx, const char *msg)
-{
-	(void)env, (void)pfx;
-	if (db_msg[0] == '\0')
-		str_copy(db_msg, sizeof(db_msg), msg);
-}
-
-/*
- * DB->verify on path in a child process: Berkeley DB 5.3 can crash on some
- * garbage (seen: a double free), and a crash must read as "damaged", not
- * end maildb. Returns 0 when it verifies; else the first message is in
- * db_msg.
- */
-static int
-run_verify(const char *path)
-{
-	DB *db;
-	pid_t pid;
-	int pfd[2], status, r;
-	ssize_t n;
-
-	db_msg[0] = '\0';
-	if (pipe2(pfd, O_CLOEXEC) == -1)
-		fatal("pipe");
-	fflush(stdout);
-	if ((pid = fork()) == -1)
-		fatal("fork");
-	if (pid == 0) {
-		close(pfd[0]);
-		if ((r = db_create(&db, NULL, 0)) != 0)
-			_exit(1);
-		db->set_errcall(db, db_errcall);
-		r = db->verify(db, path, NULL, NULL, 0);	/* destroys db */
-		if (r != 0 && db_msg[0] == '\0')
-			str_copy(db_msg, sizeof(db_msg), db_strerror(r));
-		write_all(pfd[1], db_msg, strlen(db_msg));
-		_exit(r != 0);
-	}
-	close(pfd[1]);
-	n = read(pfd[0], db_msg, sizeof(db_msg) - 1);
-	db_msg[n > 0 ? n : 0] = '\0';
-	close(pfd[0]);
-	while (waitpid(pid, &status, 0) == -1)
-		if (errno != EINTR)
-			fatal("waitpid");
-	if (WIFEXITED(status))
-		return WEXITSTATUS(status);
-	str_fmt(db_msg, sizeof(db_msg), "DB->verify crashed (signal %d)",
-	    WTERMSIG(status));
-	return 1;
-}
-
-static uint64_t
-le64(const unsigned char *p)
-{
-	uint64_t v = 0;
-	int i;
-
-	for (i = 7; i >= 0; i--)
-		v = v << 8 | p[i];
-	return v;
-}
-
-/*
- * Reads index.db read-only under a shared index lock: DB->verify first
- * (Berkeley DB's own check of every page), then every record with a
- * DB_RDONLY cursor, no environment. Nothing in inetmail/ is changed (the
- * lock file is created if missing, as any opener would).
- */
-static void
-read_index(struct insp *in)
-{
-	struct mbox *mb = in->mb;
-	char dpath[4200], path[4300], buf[64], kb[LOG_TEXT_MAX + 8];
-	struct idx_rec *rec = NULL;
-	struct stat st;
-	DB *db = NULL;
-	DBC *c = NULL;
-	DBT k, d;
-	int dfd, lfd = -1, r, clean;
-	ssize_t n;
-
-	str_fmt(dpath, sizeof(dpath), "%s/%s", mb->path, IDX_DIRNAME);
-	if ((dfd = openat(mb->mfd, IDX_DIRNAME, O_RDONLY | O_DIRECTORY |
-	    O_NOFOLLOW | O_CLOEXEC)) == -1) {
-		if (errno == ENOENT)
-			set_state(in, IX_NONE, "not built yet; the first "
-			    "reader builds it");
-		else {
-			problem(in, errno == ELOOP ? "symlink" : "bad-index-dir",
-			    "%s: %s (not followed)", dpath, strerror(errno));
-			set_state(in, IX_DAMAGED, "index directory unusable");
-		}
-		return;
-	}
-	if (fstat(dfd, &st) == 0)
-		check_owner_mode(in, &st, dpath);
-	str_fmt(path, sizeof(path), "%s/%s", dpath, IDX_DB_NAME);
-	if (fstatat(dfd, IDX_DB_NAME, &st, AT_SYMLINK_NOFOLLOW) == -1) {
-		if (errno == ENOENT) {
-			problem(in, "missing-index", "%s (the next opener "
-			    "rebuilds it)", path);
-			set_state(in, IX_MISSING, "no index.db");
-		} else {
-			problem(in, "index-unreadable", "%s: %s", path,
-			    strerror(errno));
-			set_state(in, IX_DAMAGED, "index.db unreadable");
-		}
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		problem(in, S_ISLNK(st.st_mode) ? "symlink" : "not-a-file",
-		    "%s (not followed)", path);
-		set_state(in, IX_DAMAGED, "index.db is not a regular file");
-		goto out;
-	}
-	check_owner_mode(in, &st, path);
-	if ((lfd = openat(dfd, IDX_LOCK_NAME, O_RDWR | O_CREAT | O_NOFOLLOW |
-	    O_CLOEXEC, 0600)) == -1) {
-		problem(in, "index-unreadable", "%s/%s: %s", dpath,
-		    IDX_LOCK_NAME, strerror(errno));
-		set_state(in, IX_DAMAGED, "lock file unusable");
-		goto out;
-	}
-	while (flock(lfd, LOCK_SH) == -1)
-		if (errno != EINTR)
-			break;
-	n = pread(lfd, buf, sizeof(buf) - 1, 0);
-	buf[n > 0 ? n : 0] = '\0';
-	clean = strncmp(buf, "clean ", 6) == 0;
-	if (!clean) {
-		problem(in, "index-unclean", "%s (not closed cleanly: the next "
-		    "opener runs recovery)", path);
-		set_state(in, IX_STALE, "not closed cleanly");
-	}
-	if (st.st_size == 0) {
-		problem(in, "index-damaged", "%s is empty", path);
-		set_state(in, IX_DAMAGED, "index.db is empty");
-		goto out;
-	}
-	r = run_verify(path);
-	if (r != 0) {
-		problem(in, "index-damaged", "%s: Berkeley DB verify: %s%s", path,
-		    db_msg[0] ? db_msg : "failed", clean ? "" :
-		    " (not closed cleanly: recovery at the next open may repair it)");
-		set_state(in, IX_DAMAGED, "DB->verify failed");
-		goto out;
-	}
-	db_msg[0] = '\0';
-	if ((r = db_create(&db, NULL, 0)) != 0)
-		fatalx("db_create: %s", db_strerror(r));
-	db->set_errcall(db, db_errcall);
-	if ((r = db->open(db, NULL, path, NULL, DB_BTREE, DB_RDONLY, 0)) != 0 ||
-	    (r = db->cursor(db, NULL, &c, 0)) != 0) {
-		problem(in, "index-damaged", "%s: %s", path,
-		    db_msg[0] ? db_msg : db_strerror(r));
-		set_state(in, IX_DAMAGED, "cannot open index.db");
-		goto out;
-	}
-	rec = xmalloc(sizeof(*rec));
-	memset(&k, 0, sizeof(k));
-	memset(&d, 0, sizeof(d));
-	while ((r = c->get(c, &k, &d, DB_NEXT)) == 0) {
-		if (k.size == META_KEYLEN && memcmp(k.data, META_KEY,
-		    META_KEYLEN) == 0) {
-			const unsigned char *p = d.data;
-
-			if (d.size == META_LEN && p[0] == 1) {
-				in->have_meta = 1;
-				in->meta_count = le64(p + 1);
-				in->meta_wsize = le64(p + 9);
-			} else {
-				problem(in, "bad-record", "%s: meta record", path);
-				set_state(in, IX_DAMAGED, "bad meta record");
-			}
-			continue;
-		}
-		if (idx_rec_decode(d.data, d.size, rec) == -1 ||
-		    uniq_len(rec->name) != k.size ||
-		    memcmp(rec->name, k.data, k.size) != 0) {
-			problem(in, "bad-record", "%s: key %s", path,
-			    printable(k.data, k.size, kb, sizeof(kb)));
-			set_state(in, IX_DAMAGED, "undecodable records");
-			continue;
-		}
-		if (in->nr == in->capr) {
-			in->capr = in->capr ? in->capr * 2 : 256;
-			in->r = xreallocarray(in->r, in->capr, sizeof(*in->r));
-		}
-		in->r[in->nr].name = xstrdup(rec->name);
-		in->r[in->nr].dir = rec->dir;
-		in->r[in->nr].size = rec->size;
-		in->r[in->nr].wsize = rec->wsize;
-		in->r[in->nr].arrival = rec->arrival;
-		in->nr++;
-	}
-	if (r != DB_NOTFOUND) {
-		problem(in, "index-damaged", "%s: cursor: %s", path,
-		    db_strerror(r));
-		set_state(in, IX_DAMAGED, "cannot read index.db");
-	}
-out:
-	free(rec);
-	if (c != NULL)
-		c->close(c);
-	if (db != NULL)
-		db->close(db, 0);
-	if (lfd != -1)
-		close(lfd);	/* releases the shared lock */
-	close(dfd);
-}
-
-/* Lists new/ or cur/ (dir), reporting links, odd files, names, owners. */
-static void
-list_files(struct insp *in, int dir)
-{
-	struct mbox *mb = in->mb;
-	char dpath[4200], target[256];
-	struct dirent *de;
-	struct stat st;
-	uint64_t S, W;
-	DIR *d;
-	int fd;
-	ssize_t n;
-
-	str_fmt(dpath, sizeof(dpath), "%s/%s", mb->path, subdir[dir]);
-	if ((fd = openat(mb->mfd, subdir[dir], O_RDONLY | O_DIRECTORY |
-	    O_NOFOLLOW | O_CLOEXEC)) == -1) {
-		if (errno == ENOENT)
-			problem(in, "missing-dir", "%s", dpath);
-		else
-			problem(in, errno == ELOOP ? "symlink" : "bad-dir",
-			    "%s: %s (not followed)", dpath, strerror(errno));
-		return;
-	}
-	if (fstat(fd, &st) == 0)
-		check_owner_mode(in, &st, dpath);
-	if ((d = fdopendir(fd)) == NULL) {
-		problem(in, "bad-dir", "%s: %s", dpath, strerror(errno));
-		close(fd);
-		return;
-	}
-	while ((de = readdir(d)) != NULL) {
-		const char *nm = de->d_name;
-		char fpath[4500];
-
-		if (nm[0] == '.')
-			continue;	/* hidden: no Maildir reader looks */
-		str_fmt(fpath, sizeof(fpath), "%s/%s", dpath, pr(nm));
-		if (fstatat(fd, nm, &st, AT_SYMLINK_NOFOLLOW) == -1) {
-			if (errno != ENOENT)
-				problem(in, "unreadable", "%s: %s", fpath,
-				    strerror(errno));
-			continue;
-		}
-		if (S_ISLNK(st.st_mode)) {
-			n = readlinkat(fd, nm, target, sizeof(target) - 1);
-			target[n > 0 ? n : 0] = '\0';
-			problem(in, "symlink", "%s -> %s (not followed, not "
-			    "served)", fpath, pr(target));
-			continue;
-		}
-		if (!S_ISREG(st.st_mode)) {
-			problem(in, "not-a-file", "%s", fpath);
-			continue;
-		}
-		if (strlen(nm) >= IDX_NAME_MAX || uniq_len(nm) == 0) {
-			problem(in, "bad-name", "%s (never indexed: %s)", fpath,
-			    uniq_len(nm) == 0 ? "no unique part" : "too long");
-			continue;
-		}
-		check_owner_mode(in, &st, fpath);
-		maildir_name_sizes(nm, &S, &W);
-		if (S != UINT64_MAX && S != (uint64_t)st.st_size)
-			problem(in, "size-mismatch", "%s name S=%llu file=%llu",
-			    fpath, (unsigned long long)S,
-			    (unsigned long long)st.st_size);
-		if (in->nf == in->capf) {
-			in->capf = in->capf ? in->capf * 2 : 256;
-			in->f = xreallocarray(in->f, in->capf, sizeof(*in->f));
-		}
-		in->f[in->nf].name = xstrdup(nm);
-		in->f[in->nf].dir = (uint8_t)dir;
-		in->f[in->nf].size = (uint64_t)st.st_size;
-		in->f[in->nf].wsize = W;
-		{
-			char *end;
-			long long t;
-
-			errno = 0;
-			t = strtoll(nm, &end, 10);
-			in->f[in->nf].arrival = (end != nm && *end == '.' &&
-			    errno == 0 && t >= 0) ? t : (int64_t)st.st_mtim.tv_sec;
-		}
-		in->nf++;
-	}
-	closedir(d);
-}
-
-static int
-cmp_fkey(const char *a, const char *b)
-{
-	size_t na = uniq_len(a), nb = uniq_len(b);
-	int c = memcmp(a, b, na < nb ? na : nb);
-
-	if (c != 0)
-		return c;
-	return na < nb ? -1 : na > nb;
-}
-
-static int
-cmp_fent(const void *a, const void *b)
-{
-	const struct fent *x = a, *y = b;
-	int c = cmp_fkey(x->name, y->name);
-
-	return c != 0 ? c : (int)x->dir - (int)y->dir;
-}
-
-static int
-cmp_rent(const void *a, const void *b)
-{
-	return cmp_fkey(((const struct rent *)a)->name,
-	    ((const struct rent *)b)->name);
-}
-
-/* Compares records and files (both sorted by key) and adds up the totals. */
-static void
-compare(struct insp *in)
-{
-	const char *p = in->mb->path;
-	size_t i = 0, j = 0;
-	uint64_t wsum = 0;
-	int stale = 0, c;
-
-	if (in->nf > 1)
-		qsort(in->f, in->nf, sizeof(*in->f), cmp_fent);
-	if (in->nr > 1)
-		qsort(in->r, in->nr, sizeof(*in->r), cmp_rent);
-	for (i = 0; i < in->nr; i++)
-		wsum += in->r[i].wsize;
-	in->oldest = INT64_MAX;
-	in->newest = INT64_MIN;
-	for (i = 0; i < in->nf; i++) {
-		struct fent *f = &in->f[i];
-
-		if (i + 1 < in->nf && cmp_fkey(f->name, in->f[i + 1].name) == 0)
-			problem(in, "duplicate", "%s/new/%s and %s/cur/%s (one "
-			    "message twice; cur/ is served)", p, pr(f->name), p,
-			    pr(in->f[i + 1].name));
-	}
-	i = 0;
-	while (i < in->nf || j < in->nr) {
-		struct fent *f = i < in->nf ? &in->f[i] : NULL;
-		struct rent *r = j < in->nr ? &in->r[j] : NULL;
-
-		if (f != NULL && i + 1 < in->nf &&
-		    cmp_fkey(f->name, in->f[i + 1].name) == 0) {
-			i++;		/* the duplicate in new/: cur/ counts */
-			continue;
-		}
-		if (f == NULL)
-			c = 1;
-		else if (r == NULL)
-			c = -1;
-		else
-			c = cmp_fkey(f->name, r->name);
-		if (c < 0) {
-			/* new/ files are indexed by the next reader's sync */
-			if (in->state != IX_MISSING && in->state != IX_DAMAGED &&
-			    in->state != IX_NONE && f->dir != IDX_NEW) {
-				problem(in, "not-indexed", "%s/%s/%s", p,
-				    subdir[f->dir], pr(f->name));
-				stale = 1;
-			}
-		} else if (c > 0) {
-			problem(in, "missing-file", "%s/%s/%s (indexed, no file)",
-			    p, subdir[r->dir], pr(r->name));
-			stale = 1;
-			j++;
-			continue;
-		} else {
-			if (r->dir != f->dir || strcmp(r->name, f->name) != 0) {
-				problem(in, "stale-name", "%s index=%s/%s disk=%s/%s",
-				    p, subdir[r->dir], pr(r->name),
-				    subdir[f->dir], f->name);
-				stale = 1;
-			}
-			if (r->size != f->size) {
-				problem(in, "size-mismatch", "%s/%s/%s index=%llu "
-				    "file=%llu", p, subdir[f->dir], pr(f->name),
-				    (unsigned long long)r->size,
-				    (unsigned long long)f->size);
-				stale = 1;
-			}
-			if (f->wsize == UINT64_MAX)
-				f->wsize = r->wsize;
-			j++;
-		}
-		/* a file: count it */
-		in->messages++;
-		in->size += f->wsize != UINT64_MAX ? f->wsize : f->size;
-		if (f->arrival < in->oldest)
-			in->oldest = f->arrival;
-		if (f->arrival > in->newest)
-			in->newest = f->arrival;
-		i++;
-	}
-	if (in->have_meta && in->state == IX_OK &&
-	    (in->meta_count != in->nr || in->meta_wsize != wsum)) {
-		problem(in, "bad-counts", "%s/%s/%s meta count=%llu size=%llu, "
-		    "records %llu size=%llu", p, IDX_DIRNAME, IDX_DB_NAME,
-		    (unsigned long long)in->meta_count,
-		    (unsigned long long)in->meta_wsize,
-		    (unsigned long long)in->nr, (unsigned long long)wsum);
-		stale = 1;
-	}
-	if (stale)
-		set_state(in, IX_STALE, "index and Maildir differ");
-	if (in->messages == 0)
-		in->oldest = in->newest = 0;
-}
-
-/* The whole read-only look at one mailbox, as its owner. */
-static void
-inspect(struct mbox *mb, struct insp *in, int report)
-{
-	char path[4200];
-	struct stat st;
-	size_t i;
-
-	memset(in, 0, sizeof(*in));
-	in->mb = mb;
-	in->report = report;
-	in->state = IX_OK;
-	if (fstat(mb->mfd, &st) == 0)
-		check_owner_mode(in, &st, mb->path);
-	str_fmt(path, sizeof(path), "%s/tmp", mb->path);
-	if (fstatat(mb->mfd, "tmp", &st, AT_SYMLINK_NOFOLLOW) == -1)
-		problem(in, "missing-dir", "%s", path);
-	else if (!S_ISDIR(st.st_mode))
-		problem(in, S_ISLNK(st.st_mode) ? "symlink" : "bad-dir",
-		    "%s (not followed)", path);
-	read_index(in);
-	list_files(in, IDX_NEW);
-	list_files(in, IDX_CUR);
-	compare(in);
-	for (i = 0; i < in->nf; i++)
-		free(in->f[i].name);
-	for (i = 0; i < in->nr; i++)
-		free(in->r[i].name);
-	free(in->f);
-	free(in->r);
-	in->f = NULL;
-	in->r = NULL;
+	(void)arg;
+	printf("%s %s\n", kind, detail);
 }
 
 /* ---- users ---- */
@@ -1011,10 +436,10 @@ static int
 cmd_users_one(struct mbox *mb, int argc, char **argv)
 {
 	struct usum *s = mb->res;
-	struct insp in;
+	struct idx_report in;
 
 	(void)argc, (void)argv;
-	inspect(mb, &in, 0);
+	idx_check(mb->mfd, mb->path, mb->u.uid, NULL, NULL, &in);
 	s->done = 1;
 	s->state = (int)in.state;
 	s->messages = in.messages;
@@ -1063,7 +488,7 @@ cmd_users(int argc, char **argv)
 		else if (r != MBP_OK || !s.done)
 			state = "error";
 		else
-			state = ixstate_name[s.state];
+			state = idx_state_name((enum idx_state)s.state);
 		if (s.done)
 			str_copy(why, sizeof(why), s.why);
 		fmt_time(s.oldest, o, sizeof(o));
@@ -1531,13 +956,13 @@ cmd_expire_one(struct mbox *mb, int argc, char **argv)
 static int
 cmd_verify_one(struct mbox *mb, int argc, char **argv)
 {
-	struct insp in;
+	struct idx_report in;
 
 	(void)argc, (void)argv;
-	inspect(mb, &in, 1);
+	idx_check(mb->mfd, mb->path, mb->u.uid, print_problem, NULL, &in);
 	printf("%s: %s (%u problems; index %s%s%s)\n", mb->u.name,
 	    in.problems ? "NOT CLEAN" : "clean", in.problems,
-	    ixstate_name[in.state], in.why[0] ? ": " : "", in.why);
+	    idx_state_name(in.state), in.why[0] ? ": " : "", in.why);
 	return in.problems ? 1 : 0;
 }
 
@@ -1549,7 +974,7 @@ static int
 fixed_name(const char *name, uint64_t size, uint64_t wsize, char *out,
     size_t outsize)
 {
-	size_t u = uniq_len(name), n;
+	size_t u = idx_key_len(name), n;
 	const char *colon = strchr(name, ':'), *p, *end;
 	char buf[IDX_NAME_MAX];
 
