@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common.h"
 #include "conf.h"
 #include "log.h"
 #include "maildb.h"
@@ -531,11 +532,13 @@ start_runner(char *const *opts, int nopts)
 }
 
 int
-maildb_queue(int argc, char **argv, char *const *opts, int nopts)
+maildb_queue(const struct maildb_cmd *cmd, int argc, char **argv,
+    const struct maildb_args *a)
 {
 	struct qcmd c;
 	int i, r;
 
+	(void)cmd;
 	memset(&c, 0, sizeof(c));
 	c.now = (int64_t)time(NULL);
 	/* --json anywhere after the subcommand */
@@ -579,7 +582,7 @@ maildb_queue(int argc, char **argv, char *const *opts, int nopts)
 	if ((r = in_queue_child(&c)) != 0)
 		return r;
 	if (c.op == Q_FLUSH || c.op == Q_BOUNCE)
-		return start_runner(opts, nopts);
+		return start_runner(a->opts, a->nopts);
 	return 0;
 usage:
 	queue_usage();
