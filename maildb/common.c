@@ -69,6 +69,22 @@ fmt_time(int64_t t, char *out, size_t size)
 		str_copy(out, size, "?");
 }
 
+ssize_t
+header_end(const char *buf, size_t n, int *nl, int skip_cr)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (buf[i] == '\n') {
+			if (*nl)
+				return (ssize_t)i + 1;
+			*nl = 1;
+		} else if (!skip_cr || buf[i] != '\r')
+			*nl = 0;
+	}
+	return -1;
+}
+
 /* ---- running a command on one mailbox ---- */
 
 int

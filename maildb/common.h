@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "user.h"
 
@@ -36,6 +37,15 @@ void	json_str(const char *s);
 void	fmt_time(int64_t t, char *out, size_t size);
 /* Unix time in local time without a zone, "-" for 0 (throttle, greylist). */
 void	local_time(int64_t t, char *buf, size_t size);
+
+/*
+ * Looks for the empty line that ends a message header in buf, the next n
+ * bytes of the message: returns the length up to and including it, or -1
+ * when it is not there. *nl carries "a line has just ended" from chunk to
+ * chunk (the caller starts it at 1 when an empty first line ends the
+ * header); with skip_cr a CR is not a character of its line.
+ */
+ssize_t	header_end(const char *buf, size_t n, int *nl, int skip_cr);
 
 /* ---- running a command on one mailbox ---- */
 

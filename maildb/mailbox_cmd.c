@@ -290,21 +290,13 @@ mailbox_show(struct mbox *mb, int argc, char **argv)
 		return 1;
 	}
 	while (!done && (n = read(fd, chunk, sizeof(chunk))) > 0) {
-		ssize_t i, upto = n;
+		ssize_t upto = n, e;
 
-		if (mb->args->headers_only) {
-			/* up to and including the empty line ending the header */
-			for (i = 0; i < n; i++) {
-				if (chunk[i] == '\n') {
-					if (nl) {
-						upto = i + 1;
-						done = 1;
-						break;
-					}
-					nl = 1;
-				} else if (chunk[i] != '\r')
-					nl = 0;
-			}
+		/* --headers: up to and including the empty line ending it */
+		if (mb->args->headers_only &&
+		    (e = header_end(chunk, (size_t)n, &nl, 1)) >= 0) {
+			upto = e;
+			done = 1;
 		}
 		fwrite(chunk, 1, (size_t)upto, stdout);
 	}

@@ -234,7 +234,7 @@ static int
 show_header(const char *id)
 {
 	char chunk[8192];
-	ssize_t n = 0, i, upto;
+	ssize_t n = 0, upto;
 	size_t total = 0;
 	int fd, nl = 1, done = 0;
 
@@ -245,18 +245,10 @@ show_header(const char *id)
 	}
 	while (!done && total < HEADER_MAX &&
 	    (n = read(fd, chunk, sizeof(chunk))) > 0) {
-		upto = n;
-		for (i = 0; i < n; i++) {
-			if (chunk[i] == '\n') {
-				if (nl) {
-					upto = i + 1;
-					done = 1;
-					break;
-				}
-				nl = 1;
-			} else
-				nl = 0;
-		}
+		if ((upto = header_end(chunk, (size_t)n, &nl, 0)) >= 0)
+			done = 1;
+		else
+			upto = n;
 		fwrite(chunk, 1, (size_t)upto, stdout);
 		total += (size_t)upto;
 	}
