@@ -277,7 +277,7 @@ mailbox_reindex(struct mbox *mb, int argc, char **argv)
 	/* pop3.lock free: no session has numbered the messages, so a file
 	 * may be renamed; held until we exit */
 	fs.can_rename = 1;
-	if ((mb->popfd = openat(mb->mfd, IDX_DIRNAME "/" POP3_LOCK_NAME,
+	if ((mb->popfd = openat(mb->mfd, IDX_DIRNAME "/" IDX_POP3_LOCK,
 	    O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600)) == -1 ||
 	    flock(mb->popfd, LOCK_EX | LOCK_NB) == -1)
 		fs.can_rename = 0;

@@ -139,7 +139,7 @@ take_pop3_lock(struct mbox *mb)
 	if ((dfd = openat(mb->mfd, IDX_DIRNAME, O_RDONLY | O_DIRECTORY |
 	    O_NOFOLLOW | O_CLOEXEC)) == -1)
 		goto fail;
-	mb->popfd = openat(dfd, POP3_LOCK_NAME, O_RDWR | O_CREAT | O_NOFOLLOW |
+	mb->popfd = openat(dfd, IDX_POP3_LOCK, O_RDWR | O_CREAT | O_NOFOLLOW |
 	    O_CLOEXEC, 0600);
 	close(dfd);
 	if (mb->popfd == -1)
@@ -151,7 +151,7 @@ take_pop3_lock(struct mbox *mb)
 			fprintf(stderr, "maildb: %s: a POP3 session is open "
 			    "(%s/%s/%s is locked): it has numbered the messages; "
 			    "try again when it has ended\n", mb->u.name,
-			    mb->path, IDX_DIRNAME, POP3_LOCK_NAME);
+			    mb->path, IDX_DIRNAME, IDX_POP3_LOCK);
 			return -1;
 		}
 		goto fail;
@@ -159,7 +159,7 @@ take_pop3_lock(struct mbox *mb)
 	return 0;
 fail:
 	fprintf(stderr, "maildb: %s: %s/%s/%s: %s\n", mb->u.name, mb->path,
-	    IDX_DIRNAME, POP3_LOCK_NAME, strerror(errno));
+	    IDX_DIRNAME, IDX_POP3_LOCK, strerror(errno));
 	return -1;
 }
 

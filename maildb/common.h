@@ -18,8 +18,6 @@
  * EX_USAGE, never maildb's own exit status). */
 #define MAILDB_USAGE	64
 
-#define POP3_LOCK_NAME	"pop3.lock"	/* held by pop3d for a whole session */
-
 /* What main parsed from the command line, for every command. */
 struct maildb_args {
 	int		 json, headers_only, dry_run, all_users;

@@ -24,6 +24,9 @@
 #define IDX_DIRNAME	"inetmail"	/* no leading dot: not a Maildir++ folder */
 #define IDX_DB		"index.db"	/* in IDX_DIRNAME: the BTREE */
 #define IDX_LOCK	"lock"		/* in IDX_DIRNAME: the flock(2) file */
+/* in IDX_DIRNAME: the maildrop lock pop3d holds (flock, exclusive) for a
+ * whole session, while its message numbers are in use */
+#define IDX_POP3_LOCK	"pop3.lock"
 
 struct idx;
 
