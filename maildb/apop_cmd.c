@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "apop.h"
+#include "common.h"
 #include "conf.h"
 #include "maildb.h"
 #include "user.h"
@@ -223,8 +224,10 @@ apop_ls(void)
 }
 
 int
-maildb_apop(int argc, char **argv)
+maildb_apop(const struct maildb_cmd *c, int argc, char **argv,
+    const struct maildb_args *a)
 {
+	(void)c, (void)a;
 	if (argc == 2 && strcmp(argv[1], "ls") == 0)
 		return apop_ls();
 	if (argc != 3)

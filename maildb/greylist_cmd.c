@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common.h"
 #include "conf.h"
 #include "greylist.h"
 #include "maildb.h"
@@ -28,11 +29,13 @@ print_entry(const struct grey_entry *e, void *arg)
 }
 
 int
-maildb_greylist(int argc, char **argv)
+maildb_greylist(const struct maildb_cmd *c, int argc, char **argv,
+    const struct maildb_args *a)
 {
 	struct thr *t;
 	int r;
 
+	(void)c, (void)a;
 	if ((argc == 2 && strcmp(argv[1], "ls") == 0) ||
 	    (argc == 3 && strcmp(argv[1], "clear") == 0 && argv[2][0] != '\0')) {
 		if (grey_open(&t, 0) == -1) {

@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common.h"
 #include "conf.h"
 #include "log.h"
 #include "maildb.h"
@@ -233,7 +234,7 @@ static int
 show_header(const char *id)
 {
 	char chunk[8192];
-	ssize_t n = 0, i, upto;
+	ssize_t n = 0, upto;
 	size_t total = 0;
 	int fd, nl = 1, done = 0;
 
@@ -244,18 +245,10 @@ show_header(const char *id)
 	}
 	while (!done && total < HEADER_MAX &&
 	    (n = read(fd, chunk, sizeof(chunk))) > 0) {
-		upto = n;
-		for (i = 0; i < n; i++) {
-			if (chunk[i] == '\n') {
-				if (nl) {
-					upto = i + 1;
-					done = 1;
-					break;
-				}
-				nl = 1;
-			} else
-				nl = 0;
-		}
+		if ((upto = header_end(chunk, (size_t)n, &nl, 0)) >= 0)
+			done = 1;
+		else
+			upto = n;
 		fwrite(chunk, 1, (size_t)upto, stdout);
 		total += (size_t)upto;
 	}
@@ -531,11 +524,13 @@ start_runner(char *const *opts, int nopts)
 }
 
 int
-maildb_queue(int argc, char **argv, char *const *opts, int nopts)
+maildb_queue(const struct maildb_cmd *cmd, int argc, char **argv,
+    const struct maildb_args *a)
 {
 	struct qcmd c;
 	int i, r;
 
+	(void)cmd;
 	memset(&c, 0, sizeof(c));
 	c.now = (int64_t)time(NULL);
 	/* --json anywhere after the subcommand */
@@ -579,7 +574,7 @@ maildb_queue(int argc, char **argv, char *const *opts, int nopts)
 	if ((r = in_queue_child(&c)) != 0)
 		return r;
 	if (c.op == Q_FLUSH || c.op == Q_BOUNCE)
-		return start_runner(opts, nopts);
+		return start_runner(a->opts, a->nopts);
 	return 0;
 usage:
 	queue_usage();

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common.h"
 #include "conf.h"
 #include "maildb.h"
 #include "throttle.h"
@@ -33,11 +34,13 @@ print_entry(const struct thr_entry *e, void *arg)
 }
 
 int
-maildb_throttle(int argc, char **argv)
+maildb_throttle(const struct maildb_cmd *c, int argc, char **argv,
+    const struct maildb_args *a)
 {
 	struct thr *t;
 	int r;
 
+	(void)c, (void)a;
 	if (argc == 2 && strcmp(argv[1], "ls") == 0) {
 		if (thr_open(&t, conf.throttle_db, 0) == -1) {
 			perror(conf.throttle_db);

@@ -34,8 +34,6 @@
 #include "maildir.h"
 #include "util.h"
 
-#define IDX_DB		"index.db"
-#define IDX_LOCK	"lock"
 #define SYNC_BATCH	500	/* records per sync transaction */
 #define SYNC_CKP	20	/* batches between checkpoints in a long sync */
 #define MTIME_SETTLE	2000000000LL	/* ns: younger dir mtimes are not trusted */
@@ -215,12 +213,37 @@ meta_decode(const void *buf, size_t len, struct meta *m)
 	return 0;
 }
 
+int
+idx_is_meta_key(const void *key, size_t len)
+{
+	return len == META_KEYLEN && memcmp(key, meta_key, META_KEYLEN) == 0;
+}
+
+int
+idx_meta_decode(const void *buf, size_t len, uint64_t *count,
+    uint64_t *wsize)
+{
+	struct meta m;
+
+	if (meta_decode(buf, len, &m) == -1)
+		return -1;
+	*count = m.count;
+	*wsize = m.wsize;
+	return 0;
+}
+
 /* ---- unique parts ---- */
 
 static size_t
 uniq_len(const char *name)
 {
 	return strcspn(name, ":,");
+}
+
+size_t
+idx_key_len(const char *name)
+{
+	return uniq_len(name);
 }
 
 /* ---- environment ---- */

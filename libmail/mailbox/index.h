@@ -22,6 +22,11 @@
 #include "params.h"
 
 #define IDX_DIRNAME	"inetmail"	/* no leading dot: not a Maildir++ folder */
+#define IDX_DB		"index.db"	/* in IDX_DIRNAME: the BTREE */
+#define IDX_LOCK	"lock"		/* in IDX_DIRNAME: the flock(2) file */
+/* in IDX_DIRNAME: the maildrop lock pop3d holds (flock, exclusive) for a
+ * whole session, while its message numbers are in use */
+#define IDX_POP3_LOCK	"pop3.lock"
 
 struct idx;
 
@@ -86,5 +91,17 @@ int	idx_sync(struct idx *, const char *maildir, int flags,
 			 UIDL_MAX + 5 * IDX_HDR_MAX)
 int	idx_rec_encode(const struct idx_rec *, void *buf, size_t size);
 int	idx_rec_decode(const void *buf, size_t len, struct idx_rec *);
+
+/*
+ * For a read-only look at index.db (index_check.h): the key of a record
+ * is the unique part of its file name, idx_key_len(name) bytes; the one
+ * meta record is the key for which idx_is_meta_key() is 1, and
+ * idx_meta_decode() gives its count and total wsize (0, or -1 when the
+ * value is not a meta record of this version).
+ */
+size_t	idx_key_len(const char *name);
+int	idx_is_meta_key(const void *key, size_t len);
+int	idx_meta_decode(const void *buf, size_t len, uint64_t *count,
+	    uint64_t *wsize);
 
 #endif
