@@ -36,7 +36,7 @@
 #include <db.h>
 
 #include "conf.h"
-#include "dbstore.h"
+#include "store.h"
 #include "log.h"
 #include "netaddr.h"
 #include "throttle.h"
@@ -111,7 +111,7 @@ thr_exempt(const char *ip)
 	return netaddr_in(ip, conf.throttle_exempt, "throttle_exempt");
 }
 
-/* ---- environment (the shared recipe: dbstore.c) ---- */
+/* ---- environment (the shared recipe: store.c) ---- */
 
 static int
 env_open(struct thr *t, int recover, int *damage)

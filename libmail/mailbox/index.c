@@ -28,7 +28,7 @@
 
 #include <db.h>
 
-#include "dbstore.h"
+#include "store.h"
 #include "index.h"
 #include "log.h"
 #include "maildir.h"

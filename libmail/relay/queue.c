@@ -1,6 +1,6 @@
 /*
  * queue.c - the relay queue store (see queue.h): message files in msg/,
- * their records in a Berkeley DB under db/, following the dbstore.h recipe
+ * their records in a Berkeley DB under db/, following the store.h recipe
  * (flock on db/lock held from queue_open to queue_close, a private
  * transactional environment, recovery and DB->verify after an unclean
  * stop). Unlike the throttle store, every commit is synchronous
@@ -34,7 +34,7 @@
 #include <db.h>
 
 #include "conf.h"
-#include "dbstore.h"
+#include "store.h"
 #include "log.h"
 #include "queue.h"
 #include "util.h"

@@ -24,7 +24,7 @@
 
 #include "check.h"
 #include "conf.h"
-#include "dbstore.h"
+#include "store.h"
 #include "log.h"
 #include "queue.h"
 #include "util.h"

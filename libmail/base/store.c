@@ -1,6 +1,6 @@
 /*
- * dbstore.c - the crash-safe Berkeley DB recipe shared by the index and
- * the throttle/greylist stores (see dbstore.h).
+ * store.c - the crash-safe Berkeley DB recipe shared by the index and
+ * the throttle/greylist stores (see store.h).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "dbstore.h"
+#include "store.h"
 #include "log.h"
 #include "util.h"
 

@@ -1,5 +1,5 @@
 /*
- * dbstore.h - the one recipe for a crash-safe Berkeley DB file, measured in
+ * store.h - the one recipe for a crash-safe Berkeley DB file, measured in
  * DESIGN.md ("Berkeley DB index"): a flock(2) on DIR/lock held by every
  * opener, a private transactional environment (DB_PRIVATE, small cache and
  * log files, WRITE_NOSYNC commits, logs removed automatically), and a
@@ -8,8 +8,8 @@
  * only after an unclean stop. Used by the mailbox index and by the
  * throttle and greylist stores.
  */
-#ifndef INETMAIL_DBSTORE_H
-#define INETMAIL_DBSTORE_H
+#ifndef INETMAIL_STORE_H
+#define INETMAIL_STORE_H
 
 #include <db.h>
 
