@@ -84,14 +84,4 @@ int	store_del(struct store *, const void *key, size_t klen);
 int	store_walk(struct store *, int flags, int (*fn)(const void *key,
 	    size_t klen, const void *val, size_t vlen, void *arg), void *arg);
 
-/* The old helpers, until their callers use the store (removed then). */
-#include <db.h>
-int	dbs_resource_error(int r);
-int	dbs_lock_is_clean(int lockfd);
-int	dbs_lock_mark(int lockfd, int clean);
-int	dbs_open(DB_ENV **envp, DB **dbp, const char *home, const char *dbname,
-	    const char *errpfx, int recover, int verify, int *damage);
-void	dbs_close(DB_ENV **envp, DB **dbp);
-int	dbs_checkpoint_close(DB_ENV **envp, DB **dbp, const char *what);
-
 #endif
