@@ -401,12 +401,13 @@ store_close(struct store **sp)
 /* ---- transactions ---- */
 
 /* Notes a failure: logged, errno set; a real one (not a resource
- * problem) keeps the store dirty, so the next opener recovers it. */
+ * problem, not STORE_NOOVERWRITE's existing key) keeps the store dirty,
+ * so the next opener recovers it. */
 static int
 db_fail(struct store *s, const char *op, int r)
 {
 	log_warnx("%s: %s: %s: %s", s->what, s->home, op, db_strerror(r));
-	if (!resource_error(r))
+	if (!resource_error(r) && r != DB_KEYEXIST)
 		s->damaged = 1;
 	if (s->txn != NULL)
 		s->txn_err = 1;
