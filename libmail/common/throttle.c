@@ -1,11 +1,11 @@
 /*
  * throttle.c - the shared throttle store (see throttle.h): login failures
  * per address, prefix and user name with decay, connection rate and live
- * connections per address. Storage follows DESIGN.md "Berkeley DB index"
- * exactly as index.c does: flock(2) on DIR/lock, a private transactional
- * environment (DB_RECOVER when the lock file does not say "clean <boot>"),
- * WRITE_NOSYNC commits, small logs, a checkpoint before close. The lock is
- * held for one short transaction, never across a delay or a PAM call.
+ * connections per address. Storage is a store (store.h, DESIGN.md
+ * "Berkeley DB index"): flock(2) on DIR/lock, a private transactional
+ * environment recovered only after an unclean stop, WRITE_NOSYNC commits;
+ * a damaged one is set aside and started empty. The lock is held for one
+ * short transaction, never across a delay or a PAM call.
  *
  * Counters are leaky buckets: a record holds a count and the time it was
  * last updated; a reader subtracts `limit` units per `window` elapsed. So an
@@ -16,12 +16,10 @@
  *   ip:ADDR net:PREFIX user:NAME rate:ADDR  v1: count*1000, last ms, until s
  *   live:ADDR                               v2: n, then n x (pid, start time)
  */
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -33,18 +31,15 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <db.h>
-
 #include "conf.h"
-#include "dbstore.h"
 #include "log.h"
 #include "netaddr.h"
+#include "store.h"
 #include "throttle.h"
 #include "user.h"
 #include "util.h"
 
 #define THR_DB		"throttle.db"
-#define THR_LOCK	"lock"
 #define THR_LIVE_MAX	4096	/* pids kept per address: bounds a record */
 #define THR_NET_FACTOR	4	/* a prefix is blocked at 4 x auth_fail_limit */
 #define THR_DELAY_BASE	500	/* ms: the first step of the growing delay */
@@ -54,14 +49,7 @@
 #define REC_CNT_LEN	(1 + 8 + 8 + 8)
 
 struct thr {
-	DB_ENV	*env;
-	DB	*db;
-	DB_TXN	*txn;		/* thr_begin .. thr_commit (greylist.c) */
-	int	 lockfd;
-	int	 damaged;
-	const char *dbname;	/* THR_DB, or the caller's (thr_open_db) */
-	const char *name;	/* for log lines: "throttle", "greylist" */
-	char	 home[PATH_MAX];
+	struct store *s;	/* THR_DB, or the caller's (thr_open_db) */
 };
 
 struct cnt {
@@ -111,41 +99,12 @@ thr_exempt(const char *ip)
 	return netaddr_in(ip, conf.throttle_exempt, "throttle_exempt");
 }
 
-/* ---- environment (the shared recipe: dbstore.c) ---- */
+/* ---- the store (the shared recipe: store.c) ---- */
 
+/* mkdir -p for the parents (0755); the store itself is made 0700 by
+ * store_open. */
 static int
-env_open(struct thr *t, int recover, int *damage)
-{
-	return dbs_open(&t->env, &t->db, t->home, t->dbname, t->name, recover,
-	    recover, damage);
-}
-
-/* Throws the store away: logs first, then the database moved aside. */
-static void
-discard_store(struct thr *t)
-{
-	DIR *d;
-	struct dirent *de;
-	char from[PATH_MAX], to[PATH_MAX];
-
-	if ((d = opendir(t->home)) != NULL) {
-		while ((de = readdir(d)) != NULL)
-			if ((strncmp(de->d_name, "log.", 4) == 0 ||
-			    strncmp(de->d_name, "__db.", 5) == 0) &&
-			    unlinkat(dirfd(d), de->d_name, 0) == -1)
-				log_warn("throttle: unlink %s/%s", t->home,
-				    pr(de->d_name));
-		closedir(d);
-	}
-	if (str_fmt(from, sizeof(from), "%s/%s", t->home, t->dbname) == 0 &&
-	    str_fmt(to, sizeof(to), "%s/%s.damaged", t->home, t->dbname) == 0 &&
-	    rename(from, to) == -1 && errno != ENOENT)
-		log_warn("throttle: rename %s", from);
-}
-
-/* mkdir -p for the parents (0755), the store itself 0700. */
-static int
-make_dir(const char *dir)
+make_parents(const char *dir)
 {
 	char buf[PATH_MAX], *p;
 
@@ -159,8 +118,6 @@ make_dir(const char *dir)
 			return -1;
 		*p = '/';
 	}
-	if (mkdir(buf, 0700) == -1 && errno != EEXIST)
-		return -1;
 	return 0;
 }
 
@@ -174,75 +131,19 @@ int
 thr_open_db(struct thr **tp, const char *dir, const char *dbname,
     const char *name, int flags)
 {
-	struct thr *t;
-	struct stat st, st2;
-	int dfd = -1, clean, damage, r, saved;
+	struct stat st;
+	struct store *s;
 
 	*tp = NULL;
-	t = xcalloc(1, sizeof(*t));
-	t->lockfd = -1;
-	t->dbname = dbname;
-	t->name = name;
-	if (str_copy(t->home, sizeof(t->home), dir) == -1) {
-		errno = ENAMETOOLONG;
-		goto fail;
-	}
-	if (lstat(dir, &st) == -1) {
-		if (errno != ENOENT || !(flags & THR_CREATE) ||
-		    make_dir(dir) == -1 || lstat(dir, &st) == -1)
-			goto fail;
-	}
-	if (!S_ISDIR(st.st_mode)) {
-		errno = S_ISLNK(st.st_mode) ? ELOOP : ENOTDIR;
-		goto fail;
-	}
-	/* only its owner may change what is in it */
-	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
-		errno = EPERM;
-		goto fail;
-	}
-	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-	    O_CLOEXEC)) == -1 || fstat(dfd, &st2) == -1)
-		goto fail;
-	if (st2.st_dev != st.st_dev || st2.st_ino != st.st_ino) {
-		errno = ELOOP;
-		goto fail;
-	}
-	if ((t->lockfd = openat(dfd, THR_LOCK, O_RDWR | O_CREAT | O_NOFOLLOW |
-	    O_CLOEXEC, 0600)) == -1)
-		goto fail;
-	close(dfd);
-	dfd = -1;
-	while (flock(t->lockfd, LOCK_EX) == -1)
-		if (errno != EINTR)
-			goto fail;
-	clean = dbs_lock_is_clean(t->lockfd);
-	if (dbs_lock_mark(t->lockfd, 0) == -1)
-		goto fail;
-	r = env_open(t, !clean, &damage);
-	if (r != 0 && damage) {
-		log_warnx("%s: %s: damaged (%s), starting empty", t->name,
-		    t->home, db_strerror(r));
-		discard_store(t);
-		r = env_open(t, 1, &damage);
-	}
-	if (r != 0) {
-		log_warnx("%s: %s: cannot open: %s", t->name, t->home,
-		    db_strerror(r));
-		errno = r > 0 ? r : EIO;
-		goto fail;
-	}
-	*tp = t;
+	if ((flags & THR_CREATE) && lstat(dir, &st) == -1 && errno == ENOENT &&
+	    make_parents(dir) == -1)
+		return -1;
+	if ((s = store_open(dir, dbname, name, STORE_PRIVATE | STORE_DISCARD |
+	    ((flags & THR_CREATE) ? STORE_CREATE : 0), "starting empty")) == NULL)
+		return -1;
+	*tp = xcalloc(1, sizeof(**tp));
+	(*tp)->s = s;
 	return 0;
-fail:
-	saved = errno;
-	if (dfd != -1)
-		close(dfd);
-	if (t->lockfd != -1)
-		close(t->lockfd);
-	free(t);
-	errno = saved;
-	return -1;
 }
 
 int
@@ -254,85 +155,31 @@ thr_close(struct thr **tp)
 	if (t == NULL)
 		return 0;
 	*tp = NULL;
-	if (t->txn != NULL)
-		thr_commit(t, 0);
-	ret = dbs_checkpoint_close(&t->env, &t->db, t->home);
-	if (ret == 0 && !t->damaged && dbs_lock_mark(t->lockfd, 1) == -1)
-		log_warn("throttle: lock file");
-	close(t->lockfd);
+	ret = store_close(&t->s);
 	free(t);
 	return ret;
 }
 
+/* ---- records: text keys ---- */
+
+/* Reads key's value into an owned buffer (read for update): 0 found, 1
+ * absent, -1 error. */
 static int
-db_fail(struct thr *t, const char *what, int r)
+get_raw(struct thr *t, const char *key, unsigned char **val, size_t *len)
 {
-	log_warnx("%s: %s: %s", t->name, what, db_strerror(r));
-	if (!dbs_resource_error(r))
-		t->damaged = 1;
-	return -1;
-}
-
-/* ---- records ---- */
-
-static void
-dbt_key(DBT *k, const char *key)
-{
-	memset(k, 0, sizeof(*k));
-	k->data = (void *)key;
-	k->size = (u_int32_t)strlen(key);
-}
-
-/* Reads key's raw value into an owned buffer: 0 found, 1 absent, -1 error. */
-static int
-get_raw(struct thr *t, DB_TXN *txn, const char *key, unsigned char **val,
-    size_t *len)
-{
-	DBT k, d;
-	int r;
-
-	dbt_key(&k, key);
-	memset(&d, 0, sizeof(d));
-	d.flags = DB_DBT_MALLOC;	/* DBT data: owned copy */
-	*val = NULL;
-	*len = 0;
-	r = t->db->get(t->db, txn, &k, &d, DB_RMW);
-	if (r == DB_NOTFOUND)
-		return 1;
-	if (r != 0)
-		return db_fail(t, "get", r);
-	*val = d.data;
-	*len = d.size;
-	return 0;
+	return store_get(t->s, key, strlen(key), (void **)val, len, STORE_RMW);
 }
 
 static int
-put_raw(struct thr *t, DB_TXN *txn, const char *key, const void *val,
-    size_t len)
+put_raw(struct thr *t, const char *key, const void *val, size_t len)
 {
-	DBT k, d;
-	int r;
-
-	dbt_key(&k, key);
-	memset(&d, 0, sizeof(d));
-	d.data = (void *)val;
-	d.size = (u_int32_t)len;
-	if ((r = t->db->put(t->db, txn, &k, &d, 0)) != 0)
-		return db_fail(t, "put", r);
-	return 0;
+	return store_put(t->s, key, strlen(key), val, len, 0);
 }
 
 static int
-del_raw(struct thr *t, DB_TXN *txn, const char *key)
+del_raw(struct thr *t, const char *key)
 {
-	DBT k;
-	int r;
-
-	dbt_key(&k, key);
-	r = t->db->del(t->db, txn, &k, 0);
-	if (r != 0 && r != DB_NOTFOUND)
-		return db_fail(t, "del", r);
-	return 0;
+	return store_del(t->s, key, strlen(key)) == -1 ? -1 : 0;
 }
 
 /* ---- the store as a plain table (throttle.h: greylist.c uses it) ---- */
@@ -340,83 +187,68 @@ del_raw(struct thr *t, DB_TXN *txn, const char *key)
 int
 thr_begin(struct thr *t)
 {
-	int r;
-
-	if (t->txn != NULL)
-		return 0;
-	if ((r = t->env->txn_begin(t->env, NULL, &t->txn, 0)) != 0) {
-		t->txn = NULL;
-		return db_fail(t, "txn_begin", r);
-	}
-	return 0;
+	return store_in_txn(t->s) ? 0 : store_begin(t->s);
 }
 
 int
 thr_commit(struct thr *t, int ok)
 {
-	DB_TXN *txn = t->txn;
-	int r;
-
-	if (txn == NULL)
+	if (!store_in_txn(t->s))
 		return 0;
-	t->txn = NULL;
 	if (!ok) {
-		txn->abort(txn);
+		store_abort(t->s);
 		return 0;
 	}
-	if ((r = txn->commit(txn, 0)) != 0)
-		return db_fail(t, "commit", r);
-	return 0;
+	return store_commit(t->s);
 }
 
 int
 thr_get(struct thr *t, const char *key, unsigned char **val, size_t *len)
 {
-	return get_raw(t, t->txn, key, val, len);
+	return get_raw(t, key, val, len);
 }
 
 int
 thr_put(struct thr *t, const char *key, const void *val, size_t len)
 {
-	return put_raw(t, t->txn, key, val, len);
+	return put_raw(t, key, val, len);
 }
 
 int
 thr_del(struct thr *t, const char *key)
 {
-	return del_raw(t, t->txn, key);
+	return del_raw(t, key);
+}
+
+struct walk_args {
+	int	(*fn)(const char *, const unsigned char *, size_t, void *);
+	void	*arg;
+};
+
+/* thr_walk's records: the key as a string, cut at THR_WALK_KEY_MAX - 1. */
+static int
+walk_one(const void *k, size_t klen, const void *v, size_t vlen, void *arg)
+{
+	struct walk_args *a = arg;
+	char key[THR_WALK_KEY_MAX];
+	size_t n = klen < sizeof(key) - 1 ? klen : sizeof(key) - 1;
+	int r;
+
+	memcpy(key, k, n);
+	key[n] = '\0';
+	if ((r = a->fn(key, v, vlen, a->arg)) < 0)
+		return STORE_STOP;
+	return r == 1 ? STORE_DEL : STORE_NEXT;
 }
 
 int
 thr_walk(struct thr *t, int (*fn)(const char *, const unsigned char *,
     size_t, void *), void *arg)
 {
-	char key[THR_WALK_KEY_MAX];
-	DBC *c;
-	DBT k, d;
-	int r, v, ret = 0;
+	struct walk_args a = { fn, arg };
 
-	if ((r = t->db->cursor(t->db, t->txn, &c, 0)) != 0)
-		return db_fail(t, "cursor", r);
-	memset(&k, 0, sizeof(k));
-	memset(&d, 0, sizeof(d));
-	while ((r = c->get(c, &k, &d, DB_NEXT |
-	    (t->txn != NULL ? DB_RMW : 0))) == 0) {
-		size_t n = k.size < sizeof(key) - 1 ? k.size : sizeof(key) - 1;
-
-		memcpy(key, k.data, n);
-		key[n] = '\0';
-		if ((v = fn(key, d.data, d.size, arg)) < 0)
-			break;
-		if (v == 1 && (r = c->del(c, 0)) != 0) {
-			ret = db_fail(t, "cursor del", r);
-			break;
-		}
-	}
-	if (r != 0 && r != DB_NOTFOUND && ret == 0)
-		ret = db_fail(t, "cursor get", r);
-	c->close(c);
-	return ret;
+	return store_walk(t->s, store_in_txn(t->s) ? STORE_RMW : 0, walk_one,
+	    &a);
 }
 
 static int
@@ -433,14 +265,14 @@ cnt_decode(const unsigned char *p, size_t len, struct cnt *c)
 
 /* A counter record; absent or undecodable reads as zero. */
 static int
-cnt_get(struct thr *t, DB_TXN *txn, const char *key, struct cnt *c)
+cnt_get(struct thr *t, const char *key, struct cnt *c)
 {
 	unsigned char *v;
 	size_t len;
 	int r;
 
 	memset(c, 0, sizeof(*c));
-	if ((r = get_raw(t, txn, key, &v, &len)) != 0)
+	if ((r = get_raw(t, key, &v, &len)) != 0)
 		return r == 1 ? 0 : -1;
 	if (cnt_decode(v, len, c) == -1)
 		log_warnx("throttle: bad record %s, reset", pr(key));
@@ -449,7 +281,7 @@ cnt_get(struct thr *t, DB_TXN *txn, const char *key, struct cnt *c)
 }
 
 static int
-cnt_put(struct thr *t, DB_TXN *txn, const char *key, const struct cnt *c)
+cnt_put(struct thr *t, const char *key, const struct cnt *c)
 {
 	unsigned char buf[REC_CNT_LEN], *p = buf;
 
@@ -457,7 +289,7 @@ cnt_put(struct thr *t, DB_TXN *txn, const char *key, const struct cnt *c)
 	p = put_le(p, c->milli, 8);
 	p = put_le(p, (uint64_t)c->last, 8);
 	put_le(p, (uint64_t)c->until, 8);
-	return put_raw(t, txn, key, buf, sizeof(buf));
+	return put_raw(t, key, buf, sizeof(buf));
 }
 
 /* A live list: n pairs (pid, start time). */
@@ -468,14 +300,14 @@ struct live {
 };
 
 static int
-live_get(struct thr *t, DB_TXN *txn, const char *key, struct live *l)
+live_get(struct thr *t, const char *key, struct live *l)
 {
 	unsigned char *v;
 	size_t len, i;
 	int r;
 
 	l->n = 0;
-	if ((r = get_raw(t, txn, key, &v, &len)) != 0)
+	if ((r = get_raw(t, key, &v, &len)) != 0)
 		return r == 1 ? 0 : -1;
 	if (len < 5 || v[0] != 2 || get_le(v + 1, 4) > THR_LIVE_MAX ||
 	    len != 5 + 12 * get_le(v + 1, 4)) {
@@ -493,14 +325,14 @@ live_get(struct thr *t, DB_TXN *txn, const char *key, struct live *l)
 }
 
 static int
-live_put(struct thr *t, DB_TXN *txn, const char *key, const struct live *l)
+live_put(struct thr *t, const char *key, const struct live *l)
 {
 	unsigned char *buf, *p;
 	size_t i;
 	int r;
 
 	if (l->n == 0)
-		return del_raw(t, txn, key);
+		return del_raw(t, key);
 	p = buf = xmalloc(5 + 12 * (size_t)l->n);
 	*p++ = 2;
 	p = put_le(p, l->n, 4);
@@ -508,7 +340,7 @@ live_put(struct thr *t, DB_TXN *txn, const char *key, const struct live *l)
 		p = put_le(p, l->pid[i], 4);
 		p = put_le(p, l->start[i], 8);
 	}
-	r = put_raw(t, txn, key, buf, (size_t)(p - buf));
+	r = put_raw(t, key, buf, (size_t)(p - buf));
 	free(buf);
 	return r;
 }
@@ -583,30 +415,28 @@ limit_of(const char *key, uint64_t *window)
 
 /* Fills e from one record; 0 when the record has no effect any more. */
 static int
-entry_of(const DBT *k, const DBT *d, int64_t now, struct thr_entry *e)
+entry_of(const void *k, size_t klen, const unsigned char *v, size_t vlen,
+    int64_t now, struct thr_entry *e)
 {
 	struct live *l;
 	struct cnt c;
 	uint64_t limit, window;
-	size_t n = k->size < THR_KEY_MAX - 1 ? k->size : THR_KEY_MAX - 1;
+	size_t n = klen < THR_KEY_MAX - 1 ? klen : THR_KEY_MAX - 1;
 
 	memset(e, 0, sizeof(*e));
-	memcpy(e->key, k->data, n);
+	memcpy(e->key, k, n);
 	e->key[n] = '\0';
 	if (strncmp(e->key, "live:", 5) == 0) {
 		l = xmalloc(sizeof(*l));
 		l->n = 0;
-		if (d->size >= 5 && ((unsigned char *)d->data)[0] == 2 &&
-		    get_le((unsigned char *)d->data + 1, 4) <= THR_LIVE_MAX &&
-		    d->size == 5 + 12 * get_le((unsigned char *)d->data + 1, 4)) {
+		if (vlen >= 5 && v[0] == 2 && get_le(v + 1, 4) <= THR_LIVE_MAX &&
+		    vlen == 5 + 12 * get_le(v + 1, 4)) {
 			size_t i;
 
-			l->n = (uint32_t)get_le((unsigned char *)d->data + 1, 4);
+			l->n = (uint32_t)get_le(v + 1, 4);
 			for (i = 0; i < l->n; i++) {
-				l->pid[i] = (uint32_t)get_le((unsigned char *)
-				    d->data + 5 + 12 * i, 4);
-				l->start[i] = get_le((unsigned char *)d->data +
-				    9 + 12 * i, 8);
+				l->pid[i] = (uint32_t)get_le(v + 5 + 12 * i, 4);
+				l->start[i] = get_le(v + 9 + 12 * i, 8);
 			}
 		}
 		live_prune(l);
@@ -615,7 +445,7 @@ entry_of(const DBT *k, const DBT *d, int64_t now, struct thr_entry *e)
 		free(l);
 		return e->count > 0;
 	}
-	if (cnt_decode(d->data, d->size, &c) == -1)
+	if (cnt_decode(v, vlen, &c) == -1)
 		return 0;
 	limit = limit_of(e->key, &window);
 	e->count = decayed(&c, limit, window, now);
@@ -624,53 +454,47 @@ entry_of(const DBT *k, const DBT *d, int64_t now, struct thr_entry *e)
 	return e->count >= 0.001 || e->until != 0;
 }
 
+/* One walk for listing (fn set: the entries in effect) and sweeping (fn
+ * NULL: the others deleted). */
+struct list_args {
+	int	(*fn)(const struct thr_entry *, void *);
+	void	*arg;
+	int64_t	 now;
+	int	 ret;
+};
+
+static int
+list_one(const void *k, size_t klen, const void *v, size_t vlen, void *arg)
+{
+	struct list_args *a = arg;
+	struct thr_entry e;
+	int live = entry_of(k, klen, v, vlen, a->now, &e);
+
+	if (a->fn == NULL)
+		return live ? STORE_NEXT : STORE_DEL;
+	if (live && (a->ret = a->fn(&e, a->arg)) != 0)
+		return STORE_STOP;
+	return STORE_NEXT;
+}
+
 int
 thr_list(struct thr *t, int (*fn)(const struct thr_entry *, void *),
     void *arg)
 {
-	struct thr_entry e;
-	int64_t now = wall_ms();
-	DBC *c;
-	DBT k, d;
-	int r, ret = 0;
+	struct list_args a = { fn, arg, wall_ms(), 0 };
 
-	if ((r = t->db->cursor(t->db, NULL, &c, 0)) != 0)
-		return db_fail(t, "cursor", r);
-	memset(&k, 0, sizeof(k));
-	memset(&d, 0, sizeof(d));
-	while ((r = c->get(c, &k, &d, DB_NEXT)) == 0)
-		if (entry_of(&k, &d, now, &e) && (ret = fn(&e, arg)) != 0)
-			break;
-	if (r != 0 && r != DB_NOTFOUND)
-		ret = db_fail(t, "cursor get", r);
-	c->close(c);
-	return ret;
+	if (store_walk(t->s, 0, list_one, &a) == -1)
+		return -1;
+	return a.ret;
 }
 
-/* Deletes the records that have no effect any more, inside txn. */
+/* Deletes the records that have no effect any more, in the transaction. */
 static int
-sweep(struct thr *t, DB_TXN *txn)
+sweep(struct thr *t)
 {
-	struct thr_entry e;
-	int64_t now = wall_ms();
-	DBC *c;
-	DBT k, d;
-	int r, ret = 0;
+	struct list_args a = { NULL, NULL, wall_ms(), 0 };
 
-	if ((r = t->db->cursor(t->db, txn, &c, 0)) != 0)
-		return db_fail(t, "cursor", r);
-	memset(&k, 0, sizeof(k));
-	memset(&d, 0, sizeof(d));
-	while ((r = c->get(c, &k, &d, DB_NEXT | DB_RMW)) == 0)
-		if (!entry_of(&k, &d, now, &e) &&
-		    (r = c->del(c, 0)) != 0) {
-			ret = db_fail(t, "cursor del", r);
-			break;
-		}
-	if (r != 0 && r != DB_NOTFOUND && ret == 0)
-		ret = db_fail(t, "cursor get", r);
-	c->close(c);
-	return ret;
+	return store_walk(t->s, STORE_RMW, list_one, &a);
 }
 
 int
@@ -680,8 +504,6 @@ thr_clear(struct thr *t, const char *what)
 	    "live:" };
 	char key[THR_KEY_MAX], addr[INET6_ADDRSTRLEN], net[INET6_ADDRSTRLEN + 8];
 	const char *name = what;
-	DB_TXN *txn;
-	DBT k;
 	size_t i;
 	int r, n = 0;
 
@@ -689,43 +511,36 @@ thr_clear(struct thr *t, const char *what)
 	 * block of its prefix (which would still refuse it) */
 	if (netaddr_keys(what, addr, sizeof(addr), net, sizeof(net)) == 0)
 		name = addr;
-	if ((r = t->env->txn_begin(t->env, NULL, &txn, 0)) != 0)
-		return db_fail(t, "txn_begin", r);
+	if (store_begin(t->s) == -1)
+		return -1;
 	if (name == addr && str_fmt(key, sizeof(key), "net:%s", net) == 0) {
-		dbt_key(&k, key);
-		if ((r = t->db->del(t->db, txn, &k, 0)) == 0)
-			n++;
-		else if (r != DB_NOTFOUND) {
-			txn->abort(txn);
-			return db_fail(t, "del", r);
-		}
+		if ((r = store_del(t->s, key, strlen(key))) == -1)
+			goto fail;
+		n += r == 0;
 	}
 	for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
 		if (str_fmt(key, sizeof(key), "%s%s", kinds[i], name) == -1)
 			continue;
-		dbt_key(&k, key);
-		r = t->db->del(t->db, txn, &k, 0);
-		if (r == 0)
-			n++;
-		else if (r != DB_NOTFOUND) {
-			txn->abort(txn);
-			return db_fail(t, "del", r);
-		}
+		if ((r = store_del(t->s, key, strlen(key))) == -1)
+			goto fail;
+		n += r == 0;
 	}
-	if ((r = txn->commit(txn, 0)) != 0)
-		return db_fail(t, "commit", r);
+	if (store_commit(t->s) == -1)
+		return -1;
 	return n;
+fail:
+	store_abort(t->s);
+	return -1;
 }
 
 /* ---- the daemons' entry points ---- */
 
 /* Opens conf.throttle_db and begins a transaction; NULL when unusable. */
 static struct thr *
-open_txn(DB_TXN **txn)
+open_txn(void)
 {
 	static int warned;
 	struct thr *t;
-	int r;
 
 	if (thr_open(&t, conf.throttle_db, THR_CREATE) == -1) {
 		if (!warned++)
@@ -733,8 +548,7 @@ open_txn(DB_TXN **txn)
 			    pr(conf.throttle_db));
 		return NULL;
 	}
-	if ((r = t->env->txn_begin(t->env, NULL, txn, 0)) != 0) {
-		db_fail(t, "txn_begin", r);
+	if (store_begin(t->s) == -1) {
 		thr_close(&t);
 		return NULL;
 	}
@@ -743,15 +557,9 @@ open_txn(DB_TXN **txn)
 
 /* Commits (ok) or aborts, then closes. */
 static void
-end_txn(struct thr **t, DB_TXN *txn, int ok)
+end_txn(struct thr **t, int ok)
 {
-	int r;
-
-	if (ok) {
-		if ((r = txn->commit(txn, 0)) != 0)
-			db_fail(*t, "commit", r);
-	} else
-		txn->abort(txn);
+	thr_commit(*t, ok);
 	thr_close(t);
 }
 
@@ -792,7 +600,6 @@ thr_auth_check(const char *ip, const char *user, struct thr_verdict *v)
 	char key[THR_KEY_MAX];
 	struct cnt ci, cn, cu;
 	struct thr *t;
-	DB_TXN *txn;
 	int64_t now = wall_ms();
 	double si, sn, su, s;
 	uint64_t lim = conf.auth_fail_limit;
@@ -800,19 +607,19 @@ thr_auth_check(const char *ip, const char *user, struct thr_verdict *v)
 	memset(v, 0, sizeof(*v));
 	if (lim == 0 || thr_exempt(ip) ||
 	    netaddr_keys(ip, addr, sizeof(addr), net, sizeof(net)) == -1 ||
-	    (t = open_txn(&txn)) == NULL)
+	    (t = open_txn()) == NULL)
 		return;
 	memset(&cu, 0, sizeof(cu));
 	if ((str_fmt(key, sizeof(key), "ip:%s", addr) == -1 ||
-	    cnt_get(t, txn, key, &ci) == -1) ||
+	    cnt_get(t, key, &ci) == -1) ||
 	    (str_fmt(key, sizeof(key), "net:%s", net) == -1 ||
-	    cnt_get(t, txn, key, &cn) == -1) ||
+	    cnt_get(t, key, &cn) == -1) ||
 	    (user_key(key, sizeof(key), user) == 0 &&
-	    cnt_get(t, txn, key, &cu) == -1)) {
-		end_txn(&t, txn, 0);
+	    cnt_get(t, key, &cu) == -1)) {
+		end_txn(&t, 0);
 		return;
 	}
-	end_txn(&t, txn, 0);	/* read only */
+	end_txn(&t, 0);	/* read only */
 	if (ci.until > now / 1000 || cn.until > now / 1000) {
 		v->refuse = 1;
 		v->reason = ci.until > now / 1000 ? "ip_blocked" : "net_blocked";
@@ -838,13 +645,13 @@ thr_auth_check(const char *ip, const char *user, struct thr_verdict *v)
 /* Adds one failure to key's counter; blocks it at block_at (0: never),
  * setting *blocked when this failure started the block. */
 static int
-count_fail(struct thr *t, DB_TXN *txn, const char *key, uint64_t limit,
+count_fail(struct thr *t, const char *key, uint64_t limit,
     uint64_t block_at, int64_t now, struct cnt *c, int *blocked)
 {
 	double n;
 
 	*blocked = 0;
-	if (cnt_get(t, txn, key, c) == -1)
+	if (cnt_get(t, key, c) == -1)
 		return -1;
 	n = decayed(c, limit, conf.auth_fail_window, now) + 1;
 	/* a cap: however long the attack, it is forgotten two windows on */
@@ -857,7 +664,7 @@ count_fail(struct thr *t, DB_TXN *txn, const char *key, uint64_t limit,
 		c->until = now / 1000 + (int64_t)conf.auth_fail_window;
 		*blocked = 1;
 	}
-	return cnt_put(t, txn, key, c);
+	return cnt_put(t, key, c);
 }
 
 void
@@ -867,7 +674,6 @@ thr_auth_result(const char *ip, const char *user, int ok)
 	char key[THR_KEY_MAX];
 	struct cnt ci, cn, cu;
 	struct thr *t;
-	DB_TXN *txn;
 	int64_t now = wall_ms();
 	uint64_t lim = conf.auth_fail_limit;
 	int good = 0, bi = 0, bn = 0, bu;
@@ -878,28 +684,28 @@ thr_auth_result(const char *ip, const char *user, int ok)
 		log_info("event=auth_fail ip=%s user=%s", pr(ip), pr(user));
 	if (lim == 0 || thr_exempt(ip) ||
 	    netaddr_keys(ip, addr, sizeof(addr), net, sizeof(net)) == -1 ||
-	    (t = open_txn(&txn)) == NULL)
+	    (t = open_txn()) == NULL)
 		return;
 	if (ok) {
 		good = str_fmt(key, sizeof(key), "ip:%s", addr) == 0 &&
-		    del_raw(t, txn, key) == 0;
-		end_txn(&t, txn, good);
+		    del_raw(t, key) == 0;
+		end_txn(&t, good);
 		return;
 	}
 	good = str_fmt(key, sizeof(key), "ip:%s", addr) == 0 &&
-	    count_fail(t, txn, key, lim, lim, now, &ci, &bi) == 0 &&
+	    count_fail(t, key, lim, lim, now, &ci, &bi) == 0 &&
 	    str_fmt(key, sizeof(key), "net:%s", net) == 0 &&
-	    count_fail(t, txn, key, lim * THR_NET_FACTOR,
+	    count_fail(t, key, lim * THR_NET_FACTOR,
 	    lim * THR_NET_FACTOR, now, &cn, &bn) == 0;
 	if (good && user_key(key, sizeof(key), user) == 0)
-		good = count_fail(t, txn, key, lim, 0, now, &cu, &bu) == 0;
+		good = count_fail(t, key, lim, 0, now, &cu, &bu) == 0;
 	if (good && (bi || bn))
 		log_info("event=throttled ip=%s user=%s reason=%s until=%lld",
 		    addr, pr(user), bi ? "ip_blocked" : "net_blocked",
 		    (long long)(bi ? ci.until : cn.until));
 	if (good && one_in(THR_SWEEP_ONE_IN))
-		good = sweep(t, txn) == 0;
-	end_txn(&t, txn, good);
+		good = sweep(t) == 0;
+	end_txn(&t, good);
 }
 
 int
@@ -910,7 +716,6 @@ thr_conn_enter(const char *ip, pid_t pid, const char **reason)
 	struct live *l = NULL;
 	struct cnt c;
 	struct thr *t;
-	DB_TXN *txn;
 	int64_t now = wall_ms();
 	uint64_t rate = conf.max_conn_rate_per_ip, max = conf.max_conn_per_ip;
 	double n;
@@ -919,12 +724,12 @@ thr_conn_enter(const char *ip, pid_t pid, const char **reason)
 	*reason = NULL;
 	if ((rate == 0 && max == 0) || thr_exempt(ip) ||
 	    netaddr_keys(ip, addr, sizeof(addr), net, sizeof(net)) == -1 ||
-	    (t = open_txn(&txn)) == NULL)
+	    (t = open_txn()) == NULL)
 		return 0;
 	good = 1;
 	if (rate > 0) {
 		good = str_fmt(key, sizeof(key), "rate:%s", addr) == 0 &&
-		    cnt_get(t, txn, key, &c) == 0;
+		    cnt_get(t, key, &c) == 0;
 		if (good) {
 			n = decayed(&c, rate, THR_RATE_WINDOW, now) + 1;
 			if (n > (double)rate) {
@@ -934,13 +739,13 @@ thr_conn_enter(const char *ip, pid_t pid, const char **reason)
 			/* refused attempts count too, up to a cap */
 			set_count(&c, n > 2.0 * (double)rate ? 2.0 * (double)rate
 			    : n, now);
-			good = cnt_put(t, txn, key, &c) == 0;
+			good = cnt_put(t, key, &c) == 0;
 		}
 	}
 	if (good && !over && max > 0) {
 		l = xmalloc(sizeof(*l));
 		good = str_fmt(key, sizeof(key), "live:%s", addr) == 0 &&
-		    live_get(t, txn, key, l) == 0;
+		    live_get(t, key, l) == 0;
 		if (good) {
 			live_prune(l);
 			if (l->n >= max || l->n >= THR_LIVE_MAX) {
@@ -950,13 +755,13 @@ thr_conn_enter(const char *ip, pid_t pid, const char **reason)
 				l->pid[l->n] = (uint32_t)pid;
 				l->start[l->n++] = proc_start(pid);
 			}
-			good = live_put(t, txn, key, l) == 0;
+			good = live_put(t, key, l) == 0;
 		}
 		free(l);
 	}
 	if (good && one_in(THR_SWEEP_ONE_IN))
-		good = sweep(t, txn) == 0;
-	end_txn(&t, txn, good);
+		good = sweep(t) == 0;
+	end_txn(&t, good);
 	if (!good) {
 		*reason = NULL;
 		return 0;
@@ -973,17 +778,16 @@ thr_conn_leave(const char *ip, pid_t pid)
 	char key[THR_KEY_MAX];
 	struct live *l;
 	struct thr *t;
-	DB_TXN *txn;
 	uint32_t i, j = 0;
 	int good;
 
 	if (conf.max_conn_per_ip == 0 || thr_exempt(ip) ||
 	    netaddr_keys(ip, addr, sizeof(addr), net, sizeof(net)) == -1 ||
-	    (t = open_txn(&txn)) == NULL)
+	    (t = open_txn()) == NULL)
 		return;
 	l = xmalloc(sizeof(*l));
 	good = str_fmt(key, sizeof(key), "live:%s", addr) == 0 &&
-	    live_get(t, txn, key, l) == 0;
+	    live_get(t, key, l) == 0;
 	if (good) {
 		for (i = 0; i < l->n; i++)
 			if (l->pid[i] != (uint32_t)pid) {
@@ -992,8 +796,8 @@ thr_conn_leave(const char *ip, pid_t pid)
 			}
 		l->n = j;
 		live_prune(l);
-		good = live_put(t, txn, key, l) == 0;
+		good = live_put(t, key, l) == 0;
 	}
 	free(l);
-	end_txn(&t, txn, good);
+	end_txn(&t, good);
 }

@@ -1,8 +1,8 @@
 /*
  * index.c - the Berkeley DB index of one Maildir (see index.h, DESIGN.md
- * "Berkeley DB index"). MAILDIR/inetmail/ holds `lock` (flock, exclusive,
- * held from idx_open to idx_close), the log files of a private
- * transactional environment, and index.db: a BTREE keyed by the unique part
+ * "Berkeley DB index"), a store (store.h): MAILDIR/inetmail/ holds `lock`
+ * (flock, exclusive, held from idx_open to idx_close), the log files of a
+ * private transactional environment, and index.db: a BTREE keyed by the unique part
  * of each file name, plus one meta record (key "\0meta", never a unique
  * part) with count, total wsize and the new/ and cur/ mtimes for idx_sync.
  *
@@ -12,7 +12,6 @@
  * moved aside and recreated empty: the Maildir is the truth and the caller's
  * idx_sync refills it (a fresh index has no stored mtimes, so it is full).
  */
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 
@@ -26,12 +25,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <db.h>
-
-#include "dbstore.h"
 #include "index.h"
 #include "log.h"
 #include "maildir.h"
+#include "store.h"
 #include "util.h"
 
 #define SYNC_BATCH	500	/* records per sync transaction */
@@ -50,12 +47,7 @@ struct meta {
 };
 
 struct idx {
-	DB_ENV	*env;
-	DB	*db;
-	DB_TXN	*txn;		/* idx_begin's transaction, or NULL */
-	int	 txn_err;	/* an operation inside txn failed */
-	int	 lockfd;
-	int	 damaged;	/* a DB error: do not mark clean */
+	struct store *s;	/* home/index.db; idx_begin's transaction */
 	char	 home[PATH_MAX];
 };
 
@@ -246,40 +238,21 @@ idx_key_len(const char *name)
 	return uniq_len(name);
 }
 
-/* ---- environment ---- */
+/* ---- the store ---- */
 
+/* The meta record, in the store's transaction (zero when absent or bad). */
 static int
-db_errno(int r)
+get_meta(struct idx *ix, struct meta *m, int flags)
 {
-	return r > 0 ? r : EIO;
-}
-
-static void
-env_close(struct idx *ix)
-{
-	dbs_close(&ix->env, &ix->db);
-}
-
-static int
-get_meta(struct idx *ix, DB_TXN *t, struct meta *m, u_int32_t flags)
-{
-	DBT k, d;
+	void *v;
+	size_t len;
 	int r;
 
-	memset(&k, 0, sizeof(k));
-	memset(&d, 0, sizeof(d));
-	k.data = (void *)meta_key;
-	k.size = META_KEYLEN;
-	d.flags = DB_DBT_MALLOC;
-	r = ix->db->get(ix->db, t, &k, &d, flags);
-	if (r == DB_NOTFOUND) {
-		memset(m, 0, sizeof(*m));
-		return 0;
-	}
-	if (r != 0)
-		return r;
-	r = meta_decode(d.data, d.size, m);
-	free(d.data);
+	memset(m, 0, sizeof(*m));
+	if ((r = store_get(ix->s, meta_key, META_KEYLEN, &v, &len, flags)) != 0)
+		return r == 1 ? 0 : -1;
+	r = meta_decode(v, len, m);
+	free(v);
 	if (r == -1) {
 		log_warnx("index: %s: bad meta record, counts reset", ix->home);
 		memset(m, 0, sizeof(*m));
@@ -288,162 +261,41 @@ get_meta(struct idx *ix, DB_TXN *t, struct meta *m, u_int32_t flags)
 }
 
 static int
-put_meta(struct idx *ix, DB_TXN *t, const struct meta *m)
+put_meta(struct idx *ix, const struct meta *m)
 {
 	unsigned char buf[META_LEN];
-	DBT k, d;
 
 	meta_encode(m, buf);
-	memset(&k, 0, sizeof(k));
-	memset(&d, 0, sizeof(d));
-	k.data = (void *)meta_key;
-	k.size = META_KEYLEN;
-	d.data = buf;
-	d.size = sizeof(buf);
-	return ix->db->put(ix->db, t, &k, &d, 0);
+	return store_put(ix->s, meta_key, META_KEYLEN, buf, sizeof(buf), 0);
 }
 
 /*
- * One attempt at opening the environment and index.db. Returns 0, or a
- * Berkeley DB / errno code; *damage tells whether the code means the files
- * are bad (rather than e.g. a full disk).
+ * Recovery and verify only when the lock file does not say clean for this
+ * boot; every open checks that index.db is whole pages and its first
+ * record (the meta record) reads. A damaged index is set aside and
+ * recreated empty: the Maildir is the truth.
  */
-static int
-env_open(struct idx *ix, int recover, int verify, int *damage)
-{
-	struct meta m;
-	struct stat st;
-	char path[PATH_MAX];
-	u_int32_t pagesize;
-	int r;
-
-	if ((r = dbs_open(&ix->env, &ix->db, ix->home, IDX_DB, "index",
-	    recover, verify, damage)) != 0)
-		return r;
-	if (str_fmt(path, sizeof(path), "%s/%s", ix->home, IDX_DB) == -1) {
-		r = ENAMETOOLONG;
-		goto fail;
-	}
-	/* Cheap checks on every open: whole pages, a readable meta record. */
-	if (lstat(path, &st) == -1) {
-		r = errno;
-		goto fail;
-	}
-	if ((r = ix->db->get_pagesize(ix->db, &pagesize)) != 0)
-		goto fail;
-	if (!S_ISREG(st.st_mode) || pagesize == 0 ||
-	    st.st_size % pagesize != 0) {
-		log_warnx("index: %s: %s is not whole pages", ix->home, IDX_DB);
-		r = EINVAL;
-		*damage = 1;
-		goto fail;
-	}
-	if ((r = get_meta(ix, NULL, &m, 0)) != 0) {
-		*damage = !dbs_resource_error(r);
-		goto fail;
-	}
-	return 0;
-fail:
-	env_close(ix);
-	return r;
-}
-
-/* Removes the environment's files and moves index.db aside. */
-static void
-discard_index(struct idx *ix)
-{
-	DIR *d;
-	struct dirent *de;
-	char from[PATH_MAX], to[PATH_MAX];
-
-	/* Logs first: an index.db without its logs fails to open and is
-	 * discarded again, logs without index.db could rebuild a part of it. */
-	if ((d = opendir(ix->home)) != NULL) {
-		while ((de = readdir(d)) != NULL) {
-			if (strncmp(de->d_name, "log.", 4) != 0 &&
-			    strncmp(de->d_name, "__db.", 5) != 0)
-				continue;
-			if (unlinkat(dirfd(d), de->d_name, 0) == -1)
-				log_warn("index: unlink %s/%s", ix->home,
-				    pr(de->d_name));
-		}
-		closedir(d);
-	}
-	if (str_fmt(from, sizeof(from), "%s/%s", ix->home, IDX_DB) == 0 &&
-	    str_fmt(to, sizeof(to), "%s/%s.damaged", ix->home, IDX_DB) == 0 &&
-	    rename(from, to) == -1 && errno != ENOENT)
-		log_warn("index: rename %s", from);
-}
-
 int
 idx_open(struct idx **ixp, const char *maildir, int flags)
 {
 	struct idx *ix;
-	struct stat st, st2;
-	int dfd = -1, clean, damage, r, saved;
+	int saved;
 
 	*ixp = NULL;
 	ix = xcalloc(1, sizeof(*ix));
-	ix->lockfd = -1;
 	if (str_fmt(ix->home, sizeof(ix->home), "%s/%s", maildir,
 	    IDX_DIRNAME) == -1) {
 		errno = ENAMETOOLONG;
 		goto fail;
 	}
-	if (lstat(ix->home, &st) == -1) {
-		if (errno != ENOENT || !(flags & IDX_CREATE))
-			goto fail;
-		if (mkdir(ix->home, 0700) == -1 && errno != EEXIST)
-			goto fail;
-		if (lstat(ix->home, &st) == -1)
-			goto fail;
-	}
-	if (!S_ISDIR(st.st_mode)) {
-		errno = S_ISLNK(st.st_mode) ? ELOOP : ENOTDIR;
+	if ((ix->s = store_open(ix->home, IDX_DB, "index", STORE_DISCARD |
+	    STORE_CHECK | ((flags & IDX_CREATE) ? STORE_CREATE : 0),
+	    "rebuilding from the Maildir")) == NULL)
 		goto fail;
-	}
-	if ((dfd = open(ix->home, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-	    O_CLOEXEC)) == -1)
-		goto fail;
-	if (fstat(dfd, &st2) == -1)
-		goto fail;
-	if (st2.st_dev != st.st_dev || st2.st_ino != st.st_ino) {
-		errno = ELOOP;
-		goto fail;
-	}
-	if ((ix->lockfd = openat(dfd, IDX_LOCK, O_RDWR | O_CREAT | O_NOFOLLOW |
-	    O_CLOEXEC, 0600)) == -1)
-		goto fail;
-	close(dfd);
-	dfd = -1;
-	while (flock(ix->lockfd, LOCK_EX) == -1)
-		if (errno != EINTR)
-			goto fail;
-
-	clean = dbs_lock_is_clean(ix->lockfd);
-	if (dbs_lock_mark(ix->lockfd, 0) == -1)
-		goto fail;
-	r = env_open(ix, !clean, !clean, &damage);
-	if (r != 0 && damage) {
-		log_warnx("index: %s: damaged (%s), rebuilding from the Maildir",
-		    ix->home, db_strerror(r));
-		discard_index(ix);
-		r = env_open(ix, 1, 0, &damage);
-	}
-	if (r != 0) {
-		log_warnx("index: %s: cannot open: %s", ix->home,
-		    db_strerror(r));
-		errno = db_errno(r);
-		goto fail;
-	}
 	*ixp = ix;
 	return 0;
 fail:
 	saved = errno;
-	if (dfd != -1)
-		close(dfd);
-	if (ix->lockfd != -1)
-		close(ix->lockfd);
 	free(ix);
 	errno = saved;
 	return -1;
@@ -458,176 +310,105 @@ idx_close(struct idx **ixp)
 	if (ix == NULL)
 		return 0;
 	*ixp = NULL;
-	if (ix->txn != NULL)
-		idx_abort(ix);
-	ret = dbs_checkpoint_close(&ix->env, &ix->db, ix->home);
-	if (ret == 0 && !ix->damaged && dbs_lock_mark(ix->lockfd, 1) == -1)
-		log_warn("index: %s: lock file", ix->home);
-	close(ix->lockfd);	/* releases the flock */
+	ret = store_close(&ix->s);	/* aborts an open transaction */
 	free(ix);
-	if (ret == -1)
-		errno = EIO;
 	return ret;
 }
 
 /* ---- transactions ---- */
 
-/* Notes a DB failure: a real one (not "not found") keeps the index dirty,
- * so the next opener recovers and verifies it. Returns -1 with errno set. */
-static int
-db_fail(struct idx *ix, const char *what, int r)
-{
-	log_warnx("index: %s: %s: %s", ix->home, what, db_strerror(r));
-	if (!dbs_resource_error(r))
-		ix->damaged = 1;
-	if (ix->txn != NULL)
-		ix->txn_err = 1;
-	errno = db_errno(r);
-	return -1;
-}
-
 int
 idx_begin(struct idx *ix)
 {
-	int r;
-
-	if (ix->txn != NULL) {
-		errno = EINVAL;
-		return -1;
-	}
-	if ((r = ix->env->txn_begin(ix->env, NULL, &ix->txn, 0)) != 0) {
-		ix->txn = NULL;
-		return db_fail(ix, "txn_begin", r);
-	}
-	ix->txn_err = 0;
-	return 0;
+	return store_begin(ix->s);
 }
 
 int
 idx_commit(struct idx *ix)
 {
-	DB_TXN *t = ix->txn;
-	int r;
-
-	if (t == NULL) {
-		errno = EINVAL;
-		return -1;
-	}
-	if (ix->txn_err) {
-		idx_abort(ix);
-		errno = EIO;
-		return -1;
-	}
-	ix->txn = NULL;
-	if ((r = t->commit(t, 0)) != 0)
-		return db_fail(ix, "commit", r);
-	return 0;
+	return store_commit(ix->s);
 }
 
 void
 idx_abort(struct idx *ix)
 {
-	DB_TXN *t = ix->txn;
-	int r;
-
-	if (t == NULL)
-		return;
-	ix->txn = NULL;
-	ix->txn_err = 0;
-	if ((r = t->abort(t)) != 0)
-		db_fail(ix, "abort", r);
+	store_abort(ix->s);
 }
 
 /* The caller's transaction, or a new one of our own (*own set). */
 static int
-txn_get(struct idx *ix, DB_TXN **t, int *own)
+txn_get(struct idx *ix, int *own)
 {
-	int r;
-
-	*own = ix->txn == NULL;
-	if (!*own) {
-		*t = ix->txn;
-		return 0;
-	}
-	if ((r = ix->env->txn_begin(ix->env, NULL, t, 0)) != 0)
-		return db_fail(ix, "txn_begin", r);
-	return 0;
+	*own = !store_in_txn(ix->s);
+	return *own ? store_begin(ix->s) : 0;
 }
 
 static int
-txn_done(struct idx *ix, DB_TXN *t, int own, int ok)
+txn_done(struct idx *ix, int own, int ok)
 {
-	int r;
-
 	if (!own)
 		return ok ? 0 : -1;
 	if (!ok) {
-		t->abort(t);
+		store_abort(ix->s);
 		return -1;
 	}
-	if ((r = t->commit(t, 0)) != 0)
-		return db_fail(ix, "commit", r);
-	return 0;
+	return store_commit(ix->s);
 }
 
 /* ---- records ---- */
 
+/* The key of name: its unique part. */
 static int
-key_of(const char *name, DBT *k)
+key_of(const char *name, size_t *klen)
 {
 	size_t n = uniq_len(name);
 
-	memset(k, 0, sizeof(*k));
 	if (n == 0 || n >= IDX_NAME_MAX) {
 		errno = EINVAL;
 		return -1;
 	}
-	k->data = (void *)name;
-	k->size = (u_int32_t)n;
+	*klen = n;
 	return 0;
 }
 
-/* 0 found (decoded into r), 1 absent or undecodable (*junk set), else a DB code. */
+/* 0 found (decoded into r), 1 absent or undecodable (*junk set), -1 error. */
 static int
-get_rec(struct idx *ix, DB_TXN *t, DBT *k, struct idx_rec *r, int *junk,
-    u_int32_t flags)
+get_rec(struct idx *ix, const void *key, size_t klen, struct idx_rec *r,
+    int *junk, int flags)
 {
-	DBT d;
+	void *v;
+	size_t len;
 	int ret;
 
 	*junk = 0;
-	memset(&d, 0, sizeof(d));
-	d.flags = DB_DBT_MALLOC;	/* DBT data: owned copy, not NUL-terminated */
-	ret = ix->db->get(ix->db, t, k, &d, flags);
-	if (ret == DB_NOTFOUND)
-		return 1;
-	if (ret != 0)
+	/* an owned copy: DBT data is not NUL-terminated */
+	if ((ret = store_get(ix->s, key, klen, &v, &len, flags)) != 0)
 		return ret;
-	if (idx_rec_decode(d.data, d.size, r) == -1) {
+	if (idx_rec_decode(v, len, r) == -1) {
 		char kb[LOG_TEXT_MAX + 8];
 
 		log_warnx("index: %s: bad record for %s", ix->home,
-		    printable(k->data, k->size, kb, sizeof(kb)));
+		    printable(key, klen, kb, sizeof(kb)));
 		*junk = 1;
 		ret = 1;
 	}
-	free(d.data);
+	free(v);
 	return ret;
 }
 
-/* put inside transaction t: record plus the meta counts. */
+/* put inside the transaction: record plus the meta counts. */
 static int
-put_in(struct idx *ix, DB_TXN *t, const struct idx_rec *in)
+put_in(struct idx *ix, const struct idx_rec *in)
 {
 	struct idx_rec old, rec;
 	unsigned char buf[IDX_REC_MAX];
 	struct meta m;
-	DBT k, d;
+	size_t klen;
 	int len, r, junk;
 
 	rec = *in;
 	if (strnlen(rec.name, sizeof(rec.name)) == sizeof(rec.name) ||
-	    key_of(rec.name, &k) == -1) {
+	    key_of(rec.name, &klen) == -1) {
 		errno = EINVAL;
 		return -1;
 	}
@@ -636,48 +417,45 @@ put_in(struct idx *ix, DB_TXN *t, const struct idx_rec *in)
 		errno = EINVAL;
 		return -1;
 	}
-	if ((r = get_meta(ix, t, &m, DB_RMW)) != 0)
-		return db_fail(ix, "get meta", r);
-	r = get_rec(ix, t, &k, &old, &junk, DB_RMW);
+	if (get_meta(ix, &m, STORE_RMW) == -1)
+		return -1;
+	r = get_rec(ix, rec.name, klen, &old, &junk, STORE_RMW);
 	if (r == 0) {
 		m.wsize -= m.wsize >= old.wsize ? old.wsize : m.wsize;
 	} else if (r == 1) {
 		if (!junk)
 			m.count++;
 	} else
-		return db_fail(ix, "get", r);
+		return -1;
 	m.wsize += rec.wsize;
-	memset(&d, 0, sizeof(d));
-	d.data = buf;
-	d.size = (u_int32_t)len;
-	if ((r = ix->db->put(ix->db, t, &k, &d, 0)) != 0)
-		return db_fail(ix, "put", r);
-	if ((r = put_meta(ix, t, &m)) != 0)
-		return db_fail(ix, "put meta", r);
+	if (store_put(ix->s, rec.name, klen, buf, (size_t)len, 0) == -1 ||
+	    put_meta(ix, &m) == -1)
+		return -1;
 	return 0;
 }
 
+/* del inside the transaction: 0 deleted, 1 absent, -1 error. */
 static int
-del_in(struct idx *ix, DB_TXN *t, DBT *k)
+del_in(struct idx *ix, const void *key, size_t klen)
 {
 	struct idx_rec old;
 	struct meta m;
 	int r, junk;
 
-	if ((r = get_meta(ix, t, &m, DB_RMW)) != 0)
-		return db_fail(ix, "get meta", r);
-	r = get_rec(ix, t, k, &old, &junk, DB_RMW);
-	if (r != 0 && r != 1)
-		return db_fail(ix, "get", r);
+	if (get_meta(ix, &m, STORE_RMW) == -1)
+		return -1;
+	r = get_rec(ix, key, klen, &old, &junk, STORE_RMW);
+	if (r == -1)
+		return -1;
 	if (r == 1 && !junk)
 		return 1;
-	if ((r = ix->db->del(ix->db, t, k, 0)) != 0)
-		return db_fail(ix, "del", r);
+	if (store_del(ix->s, key, klen) == -1)
+		return -1;
 	if (!junk) {
 		m.count -= m.count > 0;
 		m.wsize -= m.wsize >= old.wsize ? old.wsize : m.wsize;
-		if ((r = put_meta(ix, t, &m)) != 0)
-			return db_fail(ix, "put meta", r);
+		if (put_meta(ix, &m) == -1)
+			return -1;
 	}
 	return 0;
 }
@@ -685,41 +463,36 @@ del_in(struct idx *ix, DB_TXN *t, DBT *k)
 int
 idx_put(struct idx *ix, const struct idx_rec *rec)
 {
-	DB_TXN *t;
 	int own;
 
-	if (txn_get(ix, &t, &own) == -1)
+	if (txn_get(ix, &own) == -1)
 		return -1;
-	return txn_done(ix, t, own, put_in(ix, t, rec) == 0);
+	return txn_done(ix, own, put_in(ix, rec) == 0);
 }
 
 int
 idx_get(struct idx *ix, const char *name, struct idx_rec *rec)
 {
-	DBT k;
-	int r, junk;
+	size_t klen;
+	int junk;
 
-	if (key_of(name, &k) == -1)
+	if (key_of(name, &klen) == -1)
 		return -1;
-	r = get_rec(ix, ix->txn, &k, rec, &junk, 0);
-	if (r == 0 || r == 1)
-		return r;
-	return db_fail(ix, "get", r);
+	return get_rec(ix, name, klen, rec, &junk, 0);
 }
 
 int
 idx_del(struct idx *ix, const char *name)
 {
-	DB_TXN *t;
-	DBT k;
+	size_t klen;
 	int own, r, ret;
 
-	if (key_of(name, &k) == -1)
+	if (key_of(name, &klen) == -1)
 		return -1;
-	if (txn_get(ix, &t, &own) == -1)
+	if (txn_get(ix, &own) == -1)
 		return -1;
-	r = del_in(ix, t, &k);
-	ret = txn_done(ix, t, own, r != -1);
+	r = del_in(ix, name, klen);
+	ret = txn_done(ix, own, r != -1);
 	return ret == -1 ? -1 : r;
 }
 
@@ -745,10 +518,9 @@ int
 idx_count(struct idx *ix, uint64_t *count, uint64_t *wsize)
 {
 	struct meta m;
-	int r;
 
-	if ((r = get_meta(ix, ix->txn, &m, 0)) != 0)
-		return db_fail(ix, "get meta", r);
+	if (get_meta(ix, &m, 0) == -1)
+		return -1;
 	if (count != NULL)
 		*count = m.count;
 	if (wsize != NULL)
@@ -766,67 +538,46 @@ struct ent {
 };
 
 /*
- * Reads every record with a cursor and calls fn(rec, arg) for each; a
- * record that does not decode is passed with rec == NULL and the raw key.
+ * Reads every record (bulk reads, in the store's transaction) and calls
+ * fn(ix, key, klen, val, vlen, rec, arg) for each but the meta record; a
+ * record that does not decode is passed with rec == NULL.
  */
-#define SCAN_BULK	(1024 * 1024)	/* bulk read buffer, a multiple of 1024 */
+typedef int scan_fn(struct idx *, const void *, size_t, const void *, size_t,
+    const struct idx_rec *, void *);
+
+struct scan_args {
+	struct idx	*ix;
+	scan_fn		*fn;
+	void		*arg;
+	struct idx_rec	*rec;
+	int		 ret;
+};
 
 static int
-scan_db(struct idx *ix, int (*fn)(struct idx *, const DBT *, const DBT *,
-    const struct idx_rec *, void *), void *arg)
+scan_one(const void *k, size_t klen, const void *v, size_t vlen, void *arg)
 {
-	struct idx_rec *rec = xmalloc(sizeof(*rec));
-	void *bulk = xmalloc(SCAN_BULK), *p, *kp, *dp;
-	u_int32_t klen, dlen;
-	DBC *c;
-	DBT k, d, kk, dd;
-	int r, ret = 0;
+	struct scan_args *a = arg;
+	const struct idx_rec *rec = a->rec;
 
-	if ((r = ix->db->cursor(ix->db, ix->txn, &c, 0)) != 0) {
-		free(rec);
-		free(bulk);
-		return db_fail(ix, "cursor", r);
+	if (klen == META_KEYLEN && memcmp(k, meta_key, META_KEYLEN) == 0)
+		return STORE_NEXT;
+	if (idx_rec_decode(v, vlen, a->rec) == -1) {
+		log_warnx("index: %s: undecodable record", a->ix->home);
+		rec = NULL;
 	}
-	memset(&k, 0, sizeof(k));
-	memset(&d, 0, sizeof(d));
-	memset(&kk, 0, sizeof(kk));
-	memset(&dd, 0, sizeof(dd));
-	d.data = bulk;
-	d.ulen = SCAN_BULK;
-	d.flags = DB_DBT_USERMEM;
-	/* bulk reads: Berkeley DB's per-call cursor and lock overhead was
-	 * as large as the decoding of a record */
-	while (ret == 0 && (r = c->get(c, &k, &d, DB_NEXT |
-	    DB_MULTIPLE_KEY)) == 0) {
-		DB_MULTIPLE_INIT(p, &d);
-		for (;;) {
-			DB_MULTIPLE_KEY_NEXT(p, &d, kp, klen, dp, dlen);
-			if (p == NULL)
-				break;
-			kk.data = kp;
-			kk.size = klen;
-			dd.data = dp;
-			dd.size = dlen;
-			if (klen == META_KEYLEN && memcmp(kp, meta_key,
-			    META_KEYLEN) == 0)
-				continue;
-			if (idx_rec_decode(dp, dlen, rec) == -1) {
-				log_warnx("index: %s: undecodable record",
-				    ix->home);
-				if ((ret = fn(ix, &kk, &dd, NULL, arg)) != 0)
-					break;
-				continue;
-			}
-			if ((ret = fn(ix, &kk, &dd, rec, arg)) != 0)
-				break;
-		}
-	}
-	if (ret == 0 && r != 0 && r != DB_NOTFOUND)
-		ret = db_fail(ix, "cursor get", r);
-	c->close(c);
-	free(rec);
-	free(bulk);
-	return ret;
+	a->ret = a->fn(a->ix, k, klen, v, vlen, rec, a->arg);
+	return a->ret != 0 ? STORE_STOP : STORE_NEXT;
+}
+
+static int
+scan_db(struct idx *ix, scan_fn *fn, void *arg)
+{
+	struct scan_args a = { ix, fn, arg, xmalloc(sizeof(*a.rec)), 0 };
+	int r;
+
+	r = store_walk(ix->s, STORE_BULK, scan_one, &a);
+	free(a.rec);
+	return r == -1 ? -1 : a.ret;
 }
 
 struct entlist {
@@ -921,25 +672,26 @@ iter_room(struct iter_list *l, size_t len)
 
 /* scan_db callback: keeps each decodable record's bytes. */
 static int
-iter_cb(struct idx *ix, const DBT *k, const DBT *d, const struct idx_rec *rec,
-    void *arg)
+iter_cb(struct idx *ix, const void *k, size_t klen, const void *d,
+    size_t dlen, const struct idx_rec *rec, void *arg)
 {
 	struct iter_list *l = arg;
 	unsigned char *raw;
 
 	(void)ix;
 	(void)k;
+	(void)klen;
 	if (rec == NULL)
 		return 0;	/* undecodable: logged by scan_db */
 	if (l->n == l->cap) {
 		l->cap = l->cap ? l->cap * 2 : 1024;
 		l->v = xreallocarray(l->v, l->cap, sizeof(*l->v));
 	}
-	raw = iter_room(l, d->size);
-	memcpy(raw, d->data, d->size);
+	raw = iter_room(l, dlen);
+	memcpy(raw, d, dlen);
 	l->v[l->n].arrival = rec->arrival;
 	l->v[l->n].raw = raw;
-	l->v[l->n].len = d->size;
+	l->v[l->n].len = dlen;
 	l->v[l->n].namelen = strlen(rec->name);	/* decoded: it is there */
 	/* names start with the delivery time, so usually no sort is needed */
 	if (l->n > 0 && cmp_iter(&l->v[l->n - 1], &l->v[l->n]) > 0)
@@ -1063,17 +815,18 @@ struct sync_state {
 };
 
 static int
-sync_cb(struct idx *ix, const DBT *k, const DBT *d, const struct idx_rec *rec,
-    void *arg)
+sync_cb(struct idx *ix, const void *k, size_t klen, const void *d,
+    size_t dlen, const struct idx_rec *rec, void *arg)
 {
 	struct sync_state *s = arg;
 	struct ent *e;
 
 	(void)d;
+	(void)dlen;
 	(void)ix;
 	if (rec != NULL && !s->scanned[rec->dir])
 		return 0;
-	e = ent_find(&s->files, k->data, k->size);
+	e = ent_find(&s->files, k, klen);
 	if (rec != NULL && e != NULL)
 		return 0;
 	/* vanished, or undecodable: drop it (re-added below if the file is there) */
@@ -1081,7 +834,7 @@ sync_cb(struct idx *ix, const DBT *k, const DBT *d, const struct idx_rec *rec,
 		s->capdels = s->capdels ? s->capdels * 2 : 64;
 		s->dels = xreallocarray(s->dels, s->capdels, sizeof(*s->dels));
 	}
-	s->dels[s->ndels++] = xstrndup(k->data, k->size);
+	s->dels[s->ndels++] = xstrndup(k, klen);
 	return 0;
 }
 
@@ -1093,38 +846,34 @@ mtime_ns(const struct stat *st)
 
 /* Commits the batch transaction every SYNC_BATCH operations. */
 static int
-sync_step(struct idx *ix, DB_TXN **t, unsigned *ops, unsigned *batches)
+sync_step(struct idx *ix, unsigned *ops, unsigned *batches)
 {
-	int r;
+	int in = store_in_txn(ix->s);
 
-	if (*t != NULL && ++*ops < SYNC_BATCH)
+	if (in && ++*ops < SYNC_BATCH)
 		return 0;
-	if (*t != NULL) {
-		r = (*t)->commit(*t, 0);
-		*t = NULL;
-		if (r != 0)
-			return db_fail(ix, "commit", r);
+	if (in) {
+		if (store_commit(ix->s) == -1)
+			return -1;
 		if (++*batches % SYNC_CKP == 0)
-			ix->env->txn_checkpoint(ix->env, 0, 0, 0);
+			store_checkpoint(ix->s);
 	}
 	*ops = 0;
-	if ((r = ix->env->txn_begin(ix->env, NULL, t, 0)) != 0) {
-		*t = NULL;
-		return db_fail(ix, "txn_begin", r);
-	}
-	return 0;
+	return store_begin(ix->s);
 }
 
 /* Recounts count and wsize from the records (a full sync's repair). */
 static int
-recount_cb(struct idx *ix, const DBT *k, const DBT *d, const struct idx_rec *rec,
-    void *arg)
+recount_cb(struct idx *ix, const void *k, size_t klen, const void *d,
+    size_t dlen, const struct idx_rec *rec, void *arg)
 {
 	struct meta *m = arg;
 
 	(void)d;
+	(void)dlen;
 	(void)ix;
 	(void)k;
+	(void)klen;
 	if (rec != NULL) {
 		m->count++;
 		m->wsize += rec->wsize;
@@ -1142,8 +891,7 @@ idx_sync(struct idx *ix, const char *maildir, int flags, unsigned *added,
 	struct meta m, m2;
 	struct stat st[2];
 	struct timespec now;
-	DB_TXN *t = NULL;
-	DBT k;
+	size_t klen;
 	unsigned nadd = 0, nrem = 0, ops = 0, batches = 0;
 	size_t i;
 	int mfd = -1, sfd[2] = { -1, -1 }, ret = -1, r, d, saved;
@@ -1152,13 +900,13 @@ idx_sync(struct idx *ix, const char *maildir, int flags, unsigned *added,
 		*added = 0;
 	if (removed != NULL)
 		*removed = 0;
-	if (ix->txn != NULL) {
+	if (store_in_txn(ix->s)) {
 		errno = EINVAL;
 		return -1;
 	}
 	memset(&s, 0, sizeof(s));
-	if ((r = get_meta(ix, NULL, &m, 0)) != 0)
-		return db_fail(ix, "get meta", r);
+	if (get_meta(ix, &m, 0) == -1)
+		return -1;
 	if ((mfd = open(maildir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
 		goto out;
 	/* stat before reading: a change during the scan leaves a newer mtime */
@@ -1194,12 +942,9 @@ idx_sync(struct idx *ix, const char *maildir, int flags, unsigned *added,
 	if (scan_db(ix, sync_cb, &s) == -1)
 		goto out;
 	for (i = 0; i < s.ndels; i++) {
-		if (sync_step(ix, &t, &ops, &batches) == -1)
+		if (sync_step(ix, &ops, &batches) == -1)
 			goto out;
-		memset(&k, 0, sizeof(k));
-		k.data = s.dels[i];
-		k.size = (u_int32_t)strlen(s.dels[i]);
-		if ((r = del_in(ix, t, &k)) == -1)
+		if ((r = del_in(ix, s.dels[i], strlen(s.dels[i]))) == -1)
 			goto out;
 		nrem += r == 0;
 	}
@@ -1210,14 +955,12 @@ idx_sync(struct idx *ix, const char *maildir, int flags, unsigned *added,
 
 		if (e->seen)
 			continue;
-		if (sync_step(ix, &t, &ops, &batches) == -1)
+		if (sync_step(ix, &ops, &batches) == -1)
 			goto out;
-		key_of(e->name, &k);
-		r = get_rec(ix, t, &k, rec, &junk, 0);
-		if (r != 0 && r != 1) {
-			db_fail(ix, "get", r);
+		if (key_of(e->name, &klen) == -1)
+			continue;	/* list_dir left such names out */
+		if ((r = get_rec(ix, e->name, klen, rec, &junk, 0)) == -1)
 			goto out;
-		}
 		if (r == 0) {
 			if (rec->dir == e->dir && strcmp(rec->name, e->name) == 0)
 				continue;
@@ -1236,24 +979,19 @@ idx_sync(struct idx *ix, const char *maildir, int flags, unsigned *added,
 			}
 			nadd++;
 		}
-		if (put_in(ix, t, rec) == -1)
+		if (put_in(ix, rec) == -1)
 			goto out;
 	}
-	if (sync_step(ix, &t, &ops, &batches) == -1)
+	if (sync_step(ix, &ops, &batches) == -1)
 		goto out;
-	if ((r = get_meta(ix, t, &m2, DB_RMW)) != 0) {
-		db_fail(ix, "get meta", r);
+	if (get_meta(ix, &m2, STORE_RMW) == -1)
 		goto out;
-	}
 	if (flags & IDX_SYNC_FULL) {
 		struct meta c;
-		DB_TXN *keep = ix->txn;
 
 		memset(&c, 0, sizeof(c));
-		ix->txn = t;	/* the cursor reads inside the batch */
-		r = scan_db(ix, recount_cb, &c);
-		ix->txn = keep;
-		if (r == -1)
+		/* the walk reads inside the batch */
+		if (scan_db(ix, recount_cb, &c) == -1)
 			goto out;
 		if (c.count != m2.count || c.wsize != m2.wsize)
 			log_warnx("index: %s: counts repaired", maildir);
@@ -1267,18 +1005,10 @@ idx_sync(struct idx *ix, const char *maildir, int flags, unsigned *added,
 
 		m2.mtime[d] = nw - mt > MTIME_SETTLE ? mt : 0;
 	}
-	if ((r = put_meta(ix, t, &m2)) != 0) {
-		db_fail(ix, "put meta", r);
+	if (put_meta(ix, &m2) == -1 || store_commit(ix->s) == -1)
 		goto out;
-	}
-	r = t->commit(t, 0);
-	t = NULL;
-	if (r != 0) {
-		db_fail(ix, "commit", r);
-		goto out;
-	}
 	if (batches > 0)
-		ix->env->txn_checkpoint(ix->env, 0, 0, 0);
+		store_checkpoint(ix->s);
 	if (added != NULL)
 		*added = nadd;
 	if (removed != NULL)
@@ -1286,8 +1016,7 @@ idx_sync(struct idx *ix, const char *maildir, int flags, unsigned *added,
 	ret = 0;
 out:
 	saved = errno;
-	if (t != NULL)
-		t->abort(t);
+	store_abort(ix->s);	/* the batch, if one is open */
 	free(rec);
 	for (i = 0; i < s.ndels; i++)
 		free(s.dels[i]);

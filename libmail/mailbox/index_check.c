@@ -270,7 +270,7 @@ read_locked(struct insp *in, int dfd, const char *dpath, const char *path,
 	while (flock(lfd, LOCK_SH) == -1)
 		if (errno != EINTR)
 			break;
-	/* the clean flag of dbstore.h, from any boot */
+	/* the clean flag of store.h, from any boot */
 	n = pread(lfd, buf, sizeof(buf) - 1, 0);
 	buf[n > 0 ? n : 0] = '\0';
 	clean = strncmp(buf, "clean ", 6) == 0;

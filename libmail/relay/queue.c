@@ -1,6 +1,6 @@
 /*
  * queue.c - the relay queue store (see queue.h): message files in msg/,
- * their records in a Berkeley DB under db/, following the dbstore.h recipe
+ * their records in a Berkeley DB under db/, following the store.h recipe
  * (flock on db/lock held from queue_open to queue_close, a private
  * transactional environment, recovery and DB->verify after an unclean
  * stop). Unlike the throttle store, every commit is synchronous
@@ -16,7 +16,6 @@
  * characters). Decoding checks every length, range and character and
  * refuses trailing bytes.
  */
-#include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -31,16 +30,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <db.h>
-
 #include "conf.h"
-#include "dbstore.h"
 #include "log.h"
 #include "queue.h"
+#include "store.h"
 #include "util.h"
 
 #define Q_DB		"queue.db"
-#define Q_LOCK		"lock"
 #define Q_VERSION	1
 #define Q_FIXED		(1 + 8 + 8 + 8 + 4 + 8)	/* before the sender */
 #define Q_ID_TRIES	8	/* fresh ids tried when one is taken */
@@ -49,16 +45,11 @@
 static const char id_chars[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
 
 struct queue {
-	DB_ENV	*env;
-	DB	*db;
-	int	 lockfd;
+	struct store *s;	/* db/ */
 	int	 dirfd;		/* queue_dir */
 	int	 msgfd;		/* msg/ */
 	int	 tmpfd;		/* tmp/ */
-	int	 dbfd;		/* db/ */
-	int	 damaged;	/* a DB error said so: never mark clean */
 	char	 dir[PATH_MAX];
-	char	 home[PATH_MAX];	/* dir/db */
 };
 
 /* ---- ids, checks ---- */
@@ -487,16 +478,12 @@ q_free(struct queue *q)
 {
 	int saved = errno;
 
-	if (q->lockfd != -1)
-		close(q->lockfd);
 	if (q->dirfd != -1)
 		close(q->dirfd);
 	if (q->msgfd != -1)
 		close(q->msgfd);
 	if (q->tmpfd != -1)
 		close(q->tmpfd);
-	if (q->dbfd != -1)
-		close(q->dbfd);
 	free(q);
 	errno = saved;
 }
@@ -524,13 +511,14 @@ int
 queue_open(struct queue **qp, const char *dir)
 {
 	struct queue *q;
-	int clean, damage, r;
+	char home[PATH_MAX];
+	int dbfd = -1;
 
 	*qp = NULL;
 	q = xcalloc(1, sizeof(*q));
-	q->lockfd = q->dirfd = q->msgfd = q->tmpfd = q->dbfd = -1;
+	q->dirfd = q->msgfd = q->tmpfd = -1;
 	if (str_copy(q->dir, sizeof(q->dir), dir) == -1 ||
-	    str_fmt(q->home, sizeof(q->home), "%s/db", dir) == -1) {
+	    str_fmt(home, sizeof(home), "%s/db", dir) == -1) {
 		errno = ENAMETOOLONG;
 		log_warnx("queue: queue_dir too long");
 		goto fail;
@@ -543,46 +531,26 @@ queue_open(struct queue **qp, const char *dir)
 		goto fail;
 	if ((q->msgfd = open_dir(q->dirfd, "msg", 1)) == -1 ||
 	    (q->tmpfd = open_dir(q->dirfd, "tmp", 1)) == -1 ||
-	    (q->dbfd = open_dir(q->dirfd, "db", 1)) == -1) {
+	    (dbfd = open_dir(q->dirfd, "db", 1)) == -1) {
 		log_warn("queue: %s: msg, tmp, db", dir);
 		goto fail;
 	}
 	if (check_owner(q->msgfd, "msg") == -1 ||
 	    check_owner(q->tmpfd, "tmp") == -1 ||
-	    check_owner(q->dbfd, "db") == -1)
+	    check_owner(dbfd, "db") == -1)
 		goto fail;
-	if ((q->lockfd = openat(q->dbfd, Q_LOCK, O_RDWR | O_CREAT | O_NOFOLLOW |
-	    O_CLOEXEC, 0600)) == -1) {
-		log_warn("queue: %s/%s", q->home, Q_LOCK);
+	close(dbfd);
+	dbfd = -1;
+	/* a damaged store is never discarded: it holds the envelopes of
+	 * queued mail; every commit survives power loss */
+	if ((q->s = store_open(home, Q_DB, "queue", STORE_SYNC,
+	    "see maildb(8), QUEUE, to salvage it")) == NULL)
 		goto fail;
-	}
-	while (flock(q->lockfd, LOCK_EX) == -1)
-		if (errno != EINTR) {
-			log_warn("queue: flock %s/%s", q->home, Q_LOCK);
-			goto fail;
-		}
-	clean = dbs_lock_is_clean(q->lockfd);
-	if (dbs_lock_mark(q->lockfd, 0) == -1) {
-		log_warn("queue: %s/%s", q->home, Q_LOCK);
-		goto fail;
-	}
-	r = dbs_open(&q->env, &q->db, q->home, Q_DB, "queue", !clean, !clean,
-	    &damage);
-	if (r != 0) {
-		/* never discarded: it holds the envelopes of queued mail */
-		if (damage)
-			log_warnx("queue: %s/%s: DAMAGED (%s): refusing to use "
-			    "it; see maildb(8), QUEUE, to salvage it", q->home,
-			    Q_DB, db_strerror(r));
-		else
-			log_warnx("queue: %s: cannot open: %s", q->home,
-			    db_strerror(r));
-		errno = r > 0 ? r : EIO;
-		goto fail;
-	}
 	*qp = q;
 	return 0;
 fail:
+	if (dbfd != -1)
+		close(dbfd);
 	q_free(q);
 	return -1;
 }
@@ -596,79 +564,32 @@ queue_close(struct queue **qp)
 	if (q == NULL)
 		return 0;
 	*qp = NULL;
-	ret = dbs_checkpoint_close(&q->env, &q->db, q->home);
-	if (ret == 0 && !q->damaged && dbs_lock_mark(q->lockfd, 1) == -1)
-		log_warn("queue: %s/%s", q->home, Q_LOCK);
+	ret = store_close(&q->s);
 	q_free(q);
 	return ret;
-}
-
-static int
-db_fail(struct queue *q, const char *what, int r)
-{
-	log_warnx("queue: %s: %s", what, db_strerror(r));
-	if (!dbs_resource_error(r))
-		q->damaged = 1;
-	errno = r > 0 ? r : EIO;
-	return -1;
-}
-
-static void
-dbt_id(DBT *k, const char *id)
-{
-	memset(k, 0, sizeof(*k));
-	k->data = (void *)id;
-	k->size = QID_LEN;
-}
-
-/*
- * Commits durably: DB_TXN_SYNC flushes the log to disk before returning,
- * whatever the environment's WRITE_NOSYNC says (checked with strace: an
- * fdatasync of the log file follows the commit record). Then db/ itself:
- * the commit may have started a new log file, whose name must survive a
- * power loss too (nearly free when nothing in db/ changed).
- */
-static int
-commit_sync(struct queue *q, DB_TXN *txn)
-{
-	int r;
-
-	if ((r = txn->commit(txn, DB_TXN_SYNC)) != 0)
-		return db_fail(q, "commit", r);
-	if (fsync(q->dbfd) == -1) {
-		log_warn("queue: fsync %s", q->home);
-		return -1;
-	}
-	return 0;
 }
 
 /* ---- records ---- */
 
 /* 0 found, 1 absent, -1 error, -2 present but undecodable. */
 static int
-get_rec(struct queue *q, DB_TXN *txn, const char *id, struct qmsg *m,
-    u_int32_t flags)
+get_rec(struct queue *q, const char *id, struct qmsg *m, int flags)
 {
-	DBT k, d;
+	void *v;
+	size_t len;
 	int r;
 
-	dbt_id(&k, id);
-	memset(&d, 0, sizeof(d));
-	d.flags = DB_DBT_MALLOC;
-	r = q->db->get(q->db, txn, &k, &d, flags);
-	if (r == DB_NOTFOUND)
-		return 1;
-	if (r != 0)
-		return db_fail(q, "get", r);
+	if ((r = store_get(q->s, id, QID_LEN, &v, &len, flags)) != 0)
+		return r;
 	if (m == NULL) {
-		free(d.data);
+		free(v);
 		return 0;
 	}
-	r = qmsg_decode(id, d.data, d.size, m);
-	free(d.data);
+	r = qmsg_decode(id, v, len, m);
+	free(v);
 	if (r == -1) {
 		log_warnx("queue: id=%s: bad record (%u bytes)", id,
-		    (unsigned)d.size);
+		    (unsigned)len);
 		errno = EINVAL;
 		return -2;
 	}
@@ -683,15 +604,13 @@ queue_get(struct queue *q, const char *id, struct qmsg *m)
 	memset(m, 0, sizeof(*m));
 	if (!queue_id_ok(id))
 		return 1;	/* no such record can exist */
-	r = get_rec(q, NULL, id, m, 0);
+	r = get_rec(q, id, m, 0);
 	return r == -2 ? -1 : r;
 }
 
 int
 queue_update(struct queue *q, const struct qmsg *m)
 {
-	DB_TXN *txn;
-	DBT k, d;
 	unsigned char *buf;
 	size_t len;
 	int r;
@@ -701,48 +620,34 @@ queue_update(struct queue *q, const struct qmsg *m)
 		errno = EINVAL;
 		return -1;
 	}
-	if ((r = q->env->txn_begin(q->env, NULL, &txn, 0)) != 0) {
+	if (store_begin(q->s) == -1) {
 		free(buf);
-		return db_fail(q, "txn_begin", r);
+		return -1;
 	}
 	/* under the write lock: a record deleted meanwhile stays deleted
 	 * (a bad one is replaced: m is valid) */
-	if ((r = get_rec(q, txn, m->id, NULL, DB_RMW)) == -1 || r == 1) {
-		txn->abort(txn);
+	if ((r = get_rec(q, m->id, NULL, STORE_RMW)) == -1 || r == 1 ||
+	    (r = store_put(q->s, m->id, QID_LEN, buf, len, 0)) == -1) {
+		store_abort(q->s);
 		free(buf);
 		return r;
 	}
-	dbt_id(&k, m->id);
-	memset(&d, 0, sizeof(d));
-	d.data = buf;
-	d.size = (u_int32_t)len;
-	if ((r = q->db->put(q->db, txn, &k, &d, 0)) != 0) {
-		txn->abort(txn);
-		free(buf);
-		return db_fail(q, "put", r);
-	}
 	free(buf);
-	return commit_sync(q, txn);
+	return store_commit(q->s);
 }
 
 int
 queue_remove(struct queue *q, const char *id)
 {
-	DB_TXN *txn;
-	DBT k;
-	int r;
-
 	if (!queue_id_ok(id))
 		return 0;
-	if ((r = q->env->txn_begin(q->env, NULL, &txn, 0)) != 0)
-		return db_fail(q, "txn_begin", r);
-	dbt_id(&k, id);
-	r = q->db->del(q->db, txn, &k, 0);
-	if (r != 0 && r != DB_NOTFOUND) {
-		txn->abort(txn);
-		return db_fail(q, "del", r);
+	if (store_begin(q->s) == -1)
+		return -1;
+	if (store_del(q->s, id, QID_LEN) == -1) {
+		store_abort(q->s);
+		return -1;
 	}
-	if (commit_sync(q, txn) == -1)
+	if (store_commit(q->s) == -1)
 		return -1;
 	/* the record is gone for good: a file left by a crash here is an
 	 * orphan for queue_clean */
@@ -831,7 +736,7 @@ publish(struct queue *q, const char *tid, char id[QID_MAX])
 
 	for (tries = 0; tries < Q_ID_TRIES; tries++) {
 		new_id(id);
-		if ((r = get_rec(q, NULL, id, NULL, 0)) == -1)
+		if ((r = get_rec(q, id, NULL, 0)) == -1)
 			return -1;
 		if (r != 1)
 			continue;
@@ -861,8 +766,6 @@ queue_add(struct queue *q, int msgfd, const char *sender,
     size_t idsize)
 {
 	struct qmsg m;
-	DB_TXN *txn;
-	DBT k, d;
 	unsigned char *buf;
 	char tid[QID_MAX];
 	size_t len, i;
@@ -907,23 +810,17 @@ queue_add(struct queue *q, int msgfd, const char *sender,
 		errno = EINVAL;
 		goto unpublish;
 	}
-	if ((r = q->env->txn_begin(q->env, NULL, &txn, 0)) != 0) {
+	if (store_begin(q->s) == -1) {
 		free(buf);
-		db_fail(q, "txn_begin", r);
 		goto unpublish;
 	}
-	dbt_id(&k, m.id);
-	memset(&d, 0, sizeof(d));
-	d.data = buf;
-	d.size = (u_int32_t)len;
-	if ((r = q->db->put(q->db, txn, &k, &d, DB_NOOVERWRITE)) != 0) {
-		txn->abort(txn);
+	if (store_put(q->s, m.id, QID_LEN, buf, len, STORE_NOOVERWRITE) == -1) {
+		store_abort(q->s);
 		free(buf);
-		db_fail(q, "put", r);
 		goto unpublish;
 	}
 	free(buf);
-	if (commit_sync(q, txn) == -1)
+	if (store_commit(q->s) == -1)
 		goto unpublish;
 	if (str_copy(id, idsize, m.id) == -1)
 		fatalx("queue: id buffer");	/* checked above */
@@ -946,40 +843,36 @@ struct idlist {
 };
 
 static int
+collect_one(const void *k, size_t klen, const void *v, size_t vlen,
+    void *arg)
+{
+	struct idlist *l = arg;
+
+	(void)v;
+	(void)vlen;
+	if (klen != QID_LEN) {
+		log_warnx("queue: a key of %u bytes, skipped", (unsigned)klen);
+		return STORE_NEXT;
+	}
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 64;
+		l->v = xreallocarray(l->v, l->cap, sizeof(*l->v));
+	}
+	memcpy(l->v[l->n], k, QID_LEN);
+	l->v[l->n][QID_LEN] = '\0';
+	if (!queue_id_ok(l->v[l->n])) {
+		log_warnx("queue: a key that is no id, skipped");
+		return STORE_NEXT;
+	}
+	l->n++;
+	return STORE_NEXT;
+}
+
+/* The ids of every record: keys only (a zero-length read of each value). */
+static int
 collect_ids(struct queue *q, struct idlist *l)
 {
-	DBC *c;
-	DBT k, d;
-	int r;
-
-	if ((r = q->db->cursor(q->db, NULL, &c, 0)) != 0)
-		return db_fail(q, "cursor", r);
-	memset(&k, 0, sizeof(k));
-	memset(&d, 0, sizeof(d));
-	/* keys only: a zero-length partial read of each value */
-	d.flags = DB_DBT_PARTIAL;
-	while ((r = c->get(c, &k, &d, DB_NEXT)) == 0) {
-		if (k.size != QID_LEN) {
-			log_warnx("queue: a key of %u bytes, skipped",
-			    (unsigned)k.size);
-			continue;
-		}
-		if (l->n == l->cap) {
-			l->cap = l->cap ? l->cap * 2 : 64;
-			l->v = xreallocarray(l->v, l->cap, sizeof(*l->v));
-		}
-		memcpy(l->v[l->n], k.data, QID_LEN);
-		l->v[l->n][QID_LEN] = '\0';
-		if (!queue_id_ok(l->v[l->n])) {
-			log_warnx("queue: a key that is no id, skipped");
-			continue;
-		}
-		l->n++;
-	}
-	c->close(c);
-	if (r != DB_NOTFOUND)
-		return db_fail(q, "cursor get", r);
-	return 0;
+	return store_walk(q->s, STORE_KEYS, collect_one, l);
 }
 
 int
@@ -998,7 +891,7 @@ queue_list(struct queue *q, int (*fn)(const struct qmsg *, void *),
 		return -1;
 	}
 	for (i = 0; i < l.n && ret == 0; i++) {
-		r = get_rec(q, NULL, l.v[i], &m, 0);
+		r = get_rec(q, l.v[i], &m, 0);
 		if (r == -1)
 			ret = -1;
 		else if (r == 0) {
@@ -1054,7 +947,7 @@ clean_dir(struct queue *q, int dfd, const char *what, int check_rec,
 		if (check_rec) {
 			if (!queue_id_ok(de->d_name))
 				continue;	/* not ours: left alone */
-			if ((r = get_rec(q, NULL, de->d_name, NULL, 0)) != 1) {
+			if ((r = get_rec(q, de->d_name, NULL, 0)) != 1) {
 				if (r == -1) {
 					closedir(d);
 					return -1;

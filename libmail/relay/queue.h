@@ -7,7 +7,7 @@
  *            Return-Path), 0600; written in tmp/, fsync'd, renamed, msg/
  *            fsync'd
  *   tmp/     files being written
- *   db/      the records: the dbstore.h recipe (flock on db/lock, private
+ *   db/      the records: the store.h recipe (flock on db/lock, private
  *            environment, recovery after an unclean stop) with every commit
  *            synchronous (DB_TXN_SYNC): power loss must not lose a message
  *            or resend one already delivered
