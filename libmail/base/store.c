@@ -45,6 +45,8 @@ struct store {
 
 /* ---- the lock file and its clean flag ---- */
 
+static int lock_mark(int fd, int clean);
+
 /* Errors that say nothing about the files' state: never damage. */
 static int
 resource_error(int r)
@@ -73,6 +75,24 @@ boot_id(char *out, size_t size)
 	}
 	out[n] = '\0';
 	out[strcspn(out, "\n")] = '\0';
+}
+
+int
+store_lock_says_clean(int fd)
+{
+	char buf[16];
+	ssize_t n;
+
+	if ((n = pread(fd, buf, sizeof(buf) - 1, 0)) <= 0)
+		return 0;
+	buf[n] = '\0';
+	return strncmp(buf, "clean ", 6) == 0;
+}
+
+int
+store_lock_mark_dirty(int fd)
+{
+	return lock_mark(fd, 0);
 }
 
 /* 1 if the lock file says "clean <this boot>". */

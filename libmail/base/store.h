@@ -84,4 +84,12 @@ int	store_del(struct store *, const void *key, size_t klen);
 int	store_walk(struct store *, int flags, int (*fn)(const void *key,
 	    size_t klen, const void *val, size_t vlen, void *arg), void *arg);
 
+/*
+ * For an inspector holding DIR/lock itself (maildb verify): 1 when the
+ * lock file says "clean" from any boot; and the one write an inspector
+ * makes, "dirty", so that the next opener recovers and verifies.
+ */
+int	store_lock_says_clean(int lockfd);
+int	store_lock_mark_dirty(int lockfd);
+
 #endif

@@ -26,6 +26,7 @@
 #include "index_check.h"
 #include "log.h"
 #include "maildir.h"
+#include "store.h"
 #include "util.h"
 
 static const char *const subdir[2] = { "new", "cur" };
@@ -256,9 +257,7 @@ static void
 read_locked(struct insp *in, int dfd, const char *dpath, const char *path,
     const struct stat *st)
 {
-	char buf[64];
 	int lfd, clean;
-	ssize_t n;
 
 	if ((lfd = openat(dfd, IDX_LOCK, O_RDWR | O_CREAT | O_NOFOLLOW |
 	    O_CLOEXEC, 0600)) == -1) {
@@ -270,10 +269,7 @@ read_locked(struct insp *in, int dfd, const char *dpath, const char *path,
 	while (flock(lfd, LOCK_SH) == -1)
 		if (errno != EINTR)
 			break;
-	/* the clean flag of store.h, from any boot */
-	n = pread(lfd, buf, sizeof(buf) - 1, 0);
-	buf[n > 0 ? n : 0] = '\0';
-	clean = strncmp(buf, "clean ", 6) == 0;
+	clean = store_lock_says_clean(lfd);	/* from any boot */
 	if (!clean) {
 		problem(in, "index-unclean", "%s (not closed cleanly: the next "
 		    "opener runs recovery)", path);
@@ -620,8 +616,6 @@ int
 idx_mark_unclean(int mfd)
 {
 	int dfd, fd, ret = 0, saved;
-	char buf[8];
-	ssize_t n;
 
 	if ((dfd = openat(mfd, IDX_DIRNAME, O_RDONLY | O_DIRECTORY |
 	    O_NOFOLLOW | O_CLOEXEC)) == -1)
@@ -635,9 +629,7 @@ idx_mark_unclean(int mfd)
 			close(fd);
 			return 0;
 		}
-	n = pread(fd, buf, 5, 0);
-	if (n == 5 && memcmp(buf, "clean", 5) == 0 &&
-	    (pwrite(fd, "dirty\n", 6, 0) != 6 || ftruncate(fd, 6) == -1))
+	if (store_lock_says_clean(fd) && store_lock_mark_dirty(fd) == -1)
 		ret = -1;
 	saved = errno;
 	close(fd);	/* releases the lock */
