@@ -423,6 +423,29 @@ brute_force() {
 	diag "$how attempts from $src: ${BRUTE[*]}"
 }
 
+# throttle_decisions LOG IP [N]: what the server decided for each of the
+# first N (default all) connections from IP, in order, read from its log
+# (the connection id ties the lines together): "none" (no delay), the
+# delay in ms ("500"), or "blocked" (refused before any login). A check on
+# these is what the server chose, whatever the machine's speed; the wall
+# time of a delayed reply is then checked only from below (at least the
+# delay), never against a window.
+throttle_decisions() {
+	awk -v ip="$2" '
+		{ id = ""; for (i = 1; i <= NF; i++) if ($i ~ /^id=/) id = substr($i, 4) }
+		id == "" || index($0, " ip=" ip " ") == 0 && $0 !~ (" ip=" ip "$") { next }
+		!(id in seen) { seen[id] = 1; order[++n] = id }
+		id in dec { next }
+		/event=throttled/ && /delay_ms=/ { match($0, /delay_ms=[0-9]+/); dec[id] = substr($0, RSTART + 9, RLENGTH - 9); next }
+		/event=throttled/ && /reason=ip_blocked/ { dec[id] = "blocked"; next }
+		/ login user=| event=auth_fail / { dec[id] = "none" }
+		END { for (i = 1; i <= n; i++) print (order[i] in dec ? dec[order[i]] : "none") }
+	' "$1" | head -n "${3:-1000000}" | tr '\n' ' ' | sed 's/ $//'
+}
+# at_least SECONDS RESULT: true when RESULT (a login_once line, "SECS
+# reply...") took at least SECONDS.
+at_least() { awk -v min="$1" -v r="$2" 'BEGIN { split(r, f, " "); exit !(f[1] + 0 >= min) }'; }
+
 # ---- mailboxes ----------------------------------------------------------
 # maildir USER: the Maildir path of a test user (default mailbox ~/Maildir).
 maildir() { echo "$T/home/$1/Maildir"; }
