@@ -613,7 +613,7 @@ monitor_run(int fd, int client_fd, pid_t child)
 	/* DNSBL now, while the session waits for greet_delay or TLS; the
 	 * session asks for the verdict (REQ_CONNECT) before its greeting */
 	if (client_fd >= 0 && !dnsbl_exempt(ip) &&
-	    dnsbl_check(ip, zone, sizeof(zone)) == 1)
+	    dnsbl_zone(dnsbl_check(ip), zone, sizeof(zone)) == 0)
 		listed = strcmp(conf.dnsbl_action, "log") != 0;
 	for (;;) {
 		struct resolved *found;
