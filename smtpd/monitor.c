@@ -215,23 +215,28 @@ add_recipient(const char *addr)
 	return ANS_OK;
 }
 
-/* Runs fn as account u (priv_drop flags) in a child; returns the child's
- * exit status. */
+/*
+ * Runs fn as account u (priv_drop flags) in a child that may write one
+ * NUL-terminated answer (a file name, a queue id) to its socket: into
+ * out ("" when none). Returns the child's exit status.
+ */
 static int
-as_user(const struct mailuser *u, int flags,
-    int (*fn)(const struct mailuser *, void *), void *arg)
+as_user(const struct mailuser *u, int flags, int (*fn)(int, void *),
+    void *arg, char *out, size_t size)
 {
 	pid_t pid;
-	int status;
+	ssize_t n;
+	int fd, status;
 
-	if ((pid = fork()) == -1) {
-		log_warn("fork");
+	out[0] = '\0';
+	if ((pid = ps_spawn(u->name, u->uid, u->gid, NULL, flags, fn, arg,
+	    &fd)) == -1)
 		return EX_TEMP;
-	}
-	if (pid == 0) {
-		priv_drop(u->name, u->uid, u->gid, NULL, flags);
-		_exit(fn(u, arg));
-	}
+	while ((n = read(fd, out, size - 1)) == -1 && errno == EINTR)
+		;
+	close(fd);
+	if (n <= 1 || out[n - 1] != '\0')
+		out[0] = '\0';
 	while (waitpid(pid, &status, 0) == -1)
 		if (errno != EINTR)
 			return EX_TEMP;
@@ -243,41 +248,45 @@ as_user(const struct mailuser *u, int flags,
 }
 
 struct deliver_args {
+	const struct mailuser *u;
 	int		 msgfd;
 	const char	*header;
-	int		 namepipe;	/* the child writes the new file name here */
+	const char	*name;		/* undo_one: the file to take back */
 };
 
+/* As the account: the copy, its file name written to fd. */
 static int
-deliver_one(const struct mailuser *u, void *arg)
+deliver_one(int fd, void *arg)
 {
 	struct deliver_args *a = arg;
 	struct idx_rec rec;
 	char path[4096];
 
-	if (user_maildir(u, path, sizeof(path)) == -1) {
-		log_warnx("user=%s bad mailbox path", u->name);
+	if (user_maildir(a->u, path, sizeof(path)) == -1) {
+		log_warnx("user=%s bad mailbox path", a->u->name);
 		return EX_TEMP;
 	}
 	if (maildir_deliver(path, a->header, a->msgfd, &rec) == -1) {
 		int full = errno == ENOSPC || errno == EDQUOT;
 
-		log_warn("user=%s delivery to %s failed", u->name, pr(path));
+		log_warn("user=%s delivery to %s failed", a->u->name, pr(path));
 		return full ? EX_FULL : EX_TEMP;
 	}
-	if (write_all(a->namepipe, rec.name, strlen(rec.name) + 1) == -1)
+	if (write_all(fd, rec.name, strlen(rec.name) + 1) == -1)
 		return EX_TEMP;
 	return EX_DELIVERED;
 }
 
 static int
-undo_one(const struct mailuser *u, void *arg)
+undo_one(int fd, void *arg)
 {
+	struct deliver_args *a = arg;
 	char path[4096];
 
-	if (user_maildir(u, path, sizeof(path)) == -1)
+	(void)fd;
+	if (user_maildir(a->u, path, sizeof(path)) == -1)
 		return EX_TEMP;
-	return idx_undo(path, arg) == 0 ? EX_DELIVERED : EX_TEMP;
+	return idx_undo(path, a->name) == 0 ? EX_DELIVERED : EX_TEMP;
 }
 
 /* ---- the relay queue (as unpriv_user, who owns queue_dir) ---- */
@@ -285,11 +294,11 @@ undo_one(const struct mailuser *u, void *arg)
 struct enqueue_args {
 	int		 msgfd;
 	const char	*sender;
-	int		 idpipe;	/* the child writes the queue id here */
 };
 
+/* As unpriv_user: the queue record, its id written to fd. */
 static int
-enqueue_one(const struct mailuser *u, void *arg)
+enqueue_one(int fd, void *arg)
 {
 	struct enqueue_args *a = arg;
 	struct queue *q;
@@ -298,7 +307,6 @@ enqueue_one(const struct mailuser *u, void *arg)
 	size_t i;
 	int r;
 
-	(void)u;
 	if (queue_open(&q, conf.queue_dir) == -1)
 		return EX_TEMP;
 	rcpts = xcalloc(nremotes, sizeof(*rcpts));
@@ -311,7 +319,7 @@ enqueue_one(const struct mailuser *u, void *arg)
 	(void)queue_close(&q);
 	if (r == -1)
 		return EX_TEMP;
-	return write_all(a->idpipe, id, strlen(id) + 1) == -1 ? EX_TEMP :
+	return write_all(fd, id, strlen(id) + 1) == -1 ? EX_TEMP :
 	    EX_DELIVERED;
 }
 
@@ -353,24 +361,13 @@ static int
 enqueue(int msgfd, const char *sender, const char *msgid, char *qid,
     size_t qidsize)
 {
-	struct enqueue_args a = { msgfd, sender, -1 };
+	struct enqueue_args a = { msgfd, sender };
 	struct mailuser u;
-	int fds[2], rv;
-	ssize_t n;
 
 	if (queue_owner(&u) == -1 || queue_ready(&u) == -1)
 		return -1;
-	if (pipe2(fds, O_CLOEXEC) == -1) {
-		log_warn("pipe");
-		return -1;
-	}
-	a.idpipe = fds[1];
-	rv = as_user(&u, PRIV_PRIMARY_GROUP, enqueue_one, &a);
-	close(fds[1]);
-	n = read(fds[0], qid, qidsize - 1);
-	close(fds[0]);
-	if (rv != EX_DELIVERED || n <= 1 || qid[n - 1] != '\0' ||
-	    !queue_id_ok(qid)) {
+	if (as_user(&u, PRIV_PRIMARY_GROUP, enqueue_one, &a, qid,
+	    qidsize) != EX_DELIVERED || !queue_id_ok(qid)) {
 		log_warnx("msgid=%s status=enqueue_failed", msgid);
 		return -1;
 	}
@@ -390,27 +387,18 @@ deliver(int msgfd, const char *sender, const char *msgid)
 {
 	char header[MSG_SENDER_MAX + 32], (*names)[IDX_NAME_MAX];
 	char qid[QID_MAX] = "";
-	int fds[2], rv = EX_DELIVERED;
+	int rv = EX_DELIVERED;
 	size_t i, done = 0;
 
 	if (str_fmt(header, sizeof(header), "Return-Path: <%s>\n", sender) == -1)
 		return ANS_TEMP;
 	names = xcalloc(nusers + 1, sizeof(*names));
 	for (i = 0; i < nusers && rv == EX_DELIVERED; i++) {
-		struct deliver_args a = { msgfd, header, -1 };
-		ssize_t n;
+		struct deliver_args a = { &users[i], msgfd, header, NULL };
 
-		if (pipe2(fds, O_CLOEXEC) == -1) {
-			rv = EX_TEMP;
-			break;
-		}
-		a.namepipe = fds[1];
 		rv = as_user(&users[i], PRIV_ALLOW_ROOT | PRIV_PRIMARY_GROUP,
-		    deliver_one, &a);
-		close(fds[1]);
-		n = read(fds[0], names[i], sizeof(names[i]) - 1);
-		close(fds[0]);
-		if (rv == EX_DELIVERED && (n <= 1 || names[i][n - 1] != '\0'))
+		    deliver_one, &a, names[i], sizeof(names[i]));
+		if (rv == EX_DELIVERED && names[i][0] == '\0')
 			rv = EX_TEMP;
 		if (rv == EX_DELIVERED) {
 			done++;
@@ -423,8 +411,12 @@ deliver(int msgfd, const char *sender, const char *msgid)
 		rv = EX_TEMP;
 	if (rv != EX_DELIVERED) {
 		for (i = 0; i < done; i++) {
+			struct deliver_args a = { &users[i], -1, NULL, names[i] };
+			char none[1];
+
 			if (as_user(&users[i], PRIV_ALLOW_ROOT |
-			    PRIV_PRIMARY_GROUP, undo_one, names[i]) != EX_DELIVERED)
+			    PRIV_PRIMARY_GROUP, undo_one, &a, none,
+			    sizeof(none)) != EX_DELIVERED)
 				log_warnx("msgid=%s to=%s undo failed file=%s",
 				    msgid, users[i].name, pr(names[i]));
 			else

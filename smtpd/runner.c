@@ -606,13 +606,14 @@ lock_runner(int fd)
 }
 
 static int
-worker(int mon)
+worker(int mon, void *unused)
 {
 	struct run r = { mon, NULL, 0, 0 };
 	char path[4096], (*ids)[QID_MAX];
 	ssize_t n, i;
 	int lockfd, pass, total = 0;
 
+	(void)unused;
 	if (str_fmt(path, sizeof(path), "%s/%s", conf.queue_dir,
 	    RUNNER_LOCK) == -1)
 		return 1;
@@ -666,7 +667,7 @@ runner_main(void)
 {
 	struct mailuser u;
 	char err[256];
-	int sv[2];
+	int fd;
 	pid_t pid;
 
 	/* The runner serves no client: the listener's role (a kick from a
@@ -694,18 +695,11 @@ runner_main(void)
 	}
 	if (queue_prepare(conf.queue_dir, u.uid, u.gid) == -1)
 		return 1;
-	if (ps_pair(sv) == -1)
-		fatal("socketpair");
-	if ((pid = fork()) == -1)
-		fatal("fork");
-	if (pid == 0) {
-		close(sv[0]);
-		priv_drop(u.name, u.uid, u.gid, NULL, 0);
-		_exit(worker(sv[1]));
-	}
-	close(sv[1]);
+	if ((pid = ps_spawn(u.name, u.uid, u.gid, NULL, 0, worker, NULL,
+	    &fd)) == -1)
+		return 1;
 	smtpc_set_auth(NULL, NULL);	/* the root half sends nothing */
-	monitor_run(sv[0], -1, pid);
+	monitor_run(fd, -1, pid);
 	return 0;
 }
 

@@ -1,5 +1,6 @@
 /*
- * privsep.c - monitor frames and the privilege drop.
+ * privsep.c - monitor frames, the privilege drop, and the spawn of an
+ * unprivileged child.
  */
 #include <errno.h>
 #include <grp.h>
@@ -227,4 +228,36 @@ priv_drop(const char *user, uid_t uid, gid_t gid, const char *dir, int flags)
 		fatalx("gid drop to %u did not take", (unsigned)gid);
 	if (uid != 0 && (setuid(0) != -1 || seteuid(0) != -1))
 		fatalx("could regain root after dropping to %u", (unsigned)uid);
+}
+
+pid_t
+ps_spawn(const char *user, uid_t uid, gid_t gid, const char *dir, int flags,
+    int (*fn)(int, void *), void *arg, int *sock)
+{
+	int sv[2] = { -1, -1 };
+	pid_t pid;
+
+	if (sock != NULL && ps_pair(sv) == -1) {
+		log_warn("socketpair");
+		return -1;
+	}
+	if ((pid = fork()) == -1) {
+		log_warn("fork");
+		if (sock != NULL) {
+			close(sv[0]);
+			close(sv[1]);
+		}
+		return -1;
+	}
+	if (pid == 0) {
+		if (sock != NULL)
+			close(sv[0]);
+		priv_drop(user, uid, gid, dir, flags);
+		_exit(fn(sv[1], arg));
+	}
+	if (sock != NULL) {
+		close(sv[1]);
+		*sock = sv[0];
+	}
+	return pid;
 }
