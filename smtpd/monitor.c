@@ -31,6 +31,7 @@
 
 #include "auth_pam.h"
 #include "conf.h"
+#include "deliver.h"
 #include "dnsbl.h"
 #include "greylist.h"
 #include "index.h"
@@ -39,30 +40,16 @@
 #include "params.h"
 #include "privsep.h"
 #include "queue.h"
-#include "runner.h"
 #include "smtpd.h"
 #include "netaddr.h"
 #include "throttle.h"
 #include "tls_server.h"
 #include "util.h"
 
-/* Exit codes of a delivery child, sysexits style. */
-#define EX_DELIVERED	0
-#define EX_TEMP		75
-#define EX_FULL		73
-
-static struct mailuser *users;	/* accounts of the pending DELIVER */
-static size_t nusers, maxusers;
-static char (*remotes)[SMTP_PATH_MAX + 1];	/* its queued recipients */
-static size_t nremotes, maxremotes;
-static unsigned nrcpts;
-static int pending_failed;	/* a recipient could not be added */
-
 /* What the monitor knows of its client, not the session's word. */
 static char ip[INET6_ADDRSTRLEN];	/* "pipe" when no socket */
 static int trusted;		/* ip in trusted_networks: may relay */
 static char auth_user[USER_NAME_MAX + 1];	/* "" until AUTH succeeded */
-static int have_client;		/* else the queue runner's local bounces */
 static unsigned auth_fails;
 
 static int
@@ -82,351 +69,11 @@ submission(void)
 	return strcmp(conf.role, "submission") == 0;
 }
 
-/* An address in a domain outside local_domains (a bare name is local). */
-static int
-is_remote(const char *addr)
-{
-	const char *at = strrchr(addr, '@');
-
-	return at != NULL && !conf_is_local_domain(at + 1);
-}
-
 /* Relaying: for a client that authenticated or is in trusted_networks. */
 static int
 may_relay(void)
 {
 	return auth_user[0] != '\0' || trusted;
-}
-
-/*
- * Recipients resolved at RCPT are remembered until the transaction's
- * DELIVER, so each address costs one account lookup, not two.
- */
-struct resolved {
-	char		 addr[SMTP_PATH_MAX + 1];
-	int		 n;		/* accounts + remote targets */
-	size_t		 nusers, nremote;
-	struct mailuser	*users;
-	char		(*remote)[SMTP_PATH_MAX + 1];
-};
-static struct resolved *cache;
-static size_t ncache;
-
-/* Resolves addr (through the cache): accounts and the alias targets in
- * other domains; *out stays valid until the next call or cache_clear. */
-static int
-resolve(const char *addr, struct resolved **out)
-{
-	static struct resolved scratch;
-	struct resolved *r;
-	size_t i;
-	int n;
-
-	for (i = 0; i < ncache; i++)
-		if (strcmp(cache[i].addr, addr) == 0) {
-			*out = &cache[i];
-			return cache[i].n;
-		}
-	if (scratch.users == NULL) {
-		scratch.users = xcalloc(ALIAS_TARGETS_MAX, sizeof(*scratch.users));
-		scratch.remote = xcalloc(ALIAS_TARGETS_MAX, sizeof(*scratch.remote));
-	}
-	*out = &scratch;
-	n = user_resolve_all(addr, scratch.users, ALIAS_TARGETS_MAX,
-	    scratch.remote, ALIAS_TARGETS_MAX, &scratch.nremote);
-	scratch.n = n;
-	scratch.nusers = n > 0 ? (size_t)n - scratch.nremote : 0;
-	if (n <= 0 || ncache >= conf.max_recipients)
-		return n;
-	cache = xreallocarray(cache, ncache + 1, sizeof(*cache));
-	r = &cache[ncache++];
-	*r = scratch;
-	str_copy(r->addr, sizeof(r->addr), addr);
-	r->users = xcalloc(r->nusers + 1, sizeof(*r->users));
-	memcpy(r->users, scratch.users, r->nusers * sizeof(*r->users));
-	r->remote = xcalloc(r->nremote + 1, sizeof(*r->remote));
-	memcpy(r->remote, scratch.remote, r->nremote * sizeof(*r->remote));
-	*out = r;
-	return n;
-}
-
-static void
-cache_clear(void)
-{
-	while (ncache > 0) {
-		ncache--;
-		free(cache[ncache].users);
-		free(cache[ncache].remote);
-	}
-}
-
-/* Adds a remote recipient of the pending delivery (once). */
-static int
-add_remote(const char *addr)
-{
-	size_t i;
-
-	for (i = 0; i < nremotes; i++)
-		if (strcmp(remotes[i], addr) == 0)
-			return 0;
-	if (nremotes >= QUEUE_RCPT_MAX)
-		return -1;
-	if (nremotes == maxremotes) {
-		maxremotes = maxremotes ? maxremotes * 2 : 16;
-		remotes = xreallocarray(remotes, maxremotes, sizeof(*remotes));
-	}
-	return str_copy(remotes[nremotes++], sizeof(*remotes), addr);
-}
-
-/* Adds the accounts and remote targets of one recipient to the pending
- * delivery. */
-static uint32_t
-add_recipient(const char *addr)
-{
-	struct resolved *found;
-	size_t i, j;
-	int n;
-
-	if (++nrcpts > conf.max_recipients)
-		return ANS_TEMP;
-	if (is_remote(addr)) {
-		if (!may_relay())
-			return ANS_RELAY;
-		return add_remote(addr) == 0 ? ANS_OK : ANS_TEMP;
-	}
-	if ((n = resolve(addr, &found)) <= 0)
-		return n == 0 ? ANS_NOUSER : ANS_TEMP;
-	for (i = 0; i < found->nremote; i++)
-		if (add_remote(found->remote[i]) == -1)
-			return ANS_TEMP;
-	for (i = 0; i < found->nusers; i++) {
-		for (j = 0; j < nusers; j++)
-			if (users[j].uid == found->users[i].uid &&
-			    strcmp(users[j].name, found->users[i].name) == 0)
-				break;
-		if (j < nusers)
-			continue;
-		if (nusers == maxusers) {
-			maxusers = maxusers ? maxusers * 2 : 16;
-			users = xreallocarray(users, maxusers, sizeof(*users));
-		}
-		users[nusers++] = found->users[i];
-	}
-	return ANS_OK;
-}
-
-/*
- * Runs fn as account u (priv_drop flags) in a child that may write one
- * NUL-terminated answer (a file name, a queue id) to its socket: into
- * out ("" when none). Returns the child's exit status.
- */
-static int
-as_user(const struct mailuser *u, int flags, int (*fn)(int, void *),
-    void *arg, char *out, size_t size)
-{
-	pid_t pid;
-	ssize_t n;
-	int fd, status;
-
-	out[0] = '\0';
-	if ((pid = ps_spawn(u->name, u->uid, u->gid, NULL, flags, fn, arg,
-	    &fd)) == -1)
-		return EX_TEMP;
-	while ((n = read(fd, out, size - 1)) == -1 && errno == EINTR)
-		;
-	close(fd);
-	if (n <= 1 || out[n - 1] != '\0')
-		out[0] = '\0';
-	while (waitpid(pid, &status, 0) == -1)
-		if (errno != EINTR)
-			return EX_TEMP;
-	if (WIFEXITED(status))
-		return WEXITSTATUS(status);
-	log_warnx("child as %s killed by signal %d", u->name,
-	    WIFSIGNALED(status) ? WTERMSIG(status) : 0);
-	return EX_TEMP;
-}
-
-struct deliver_args {
-	const struct mailuser *u;
-	int		 msgfd;
-	const char	*header;
-	const char	*name;		/* undo_one: the file to take back */
-};
-
-/* As the account: the copy, its file name written to fd. */
-static int
-deliver_one(int fd, void *arg)
-{
-	struct deliver_args *a = arg;
-	struct idx_rec rec;
-	char path[4096];
-
-	if (user_maildir(a->u, path, sizeof(path)) == -1) {
-		log_warnx("user=%s bad mailbox path", a->u->name);
-		return EX_TEMP;
-	}
-	if (maildir_deliver(path, a->header, a->msgfd, &rec) == -1) {
-		int full = errno == ENOSPC || errno == EDQUOT;
-
-		log_warn("user=%s delivery to %s failed", a->u->name, pr(path));
-		return full ? EX_FULL : EX_TEMP;
-	}
-	if (write_all(fd, rec.name, strlen(rec.name) + 1) == -1)
-		return EX_TEMP;
-	return EX_DELIVERED;
-}
-
-static int
-undo_one(int fd, void *arg)
-{
-	struct deliver_args *a = arg;
-	char path[4096];
-
-	(void)fd;
-	if (user_maildir(a->u, path, sizeof(path)) == -1)
-		return EX_TEMP;
-	return idx_undo(path, a->name) == 0 ? EX_DELIVERED : EX_TEMP;
-}
-
-/* ---- the relay queue (as unpriv_user, who owns queue_dir) ---- */
-
-struct enqueue_args {
-	int		 msgfd;
-	const char	*sender;
-};
-
-/* As unpriv_user: the queue record, its id written to fd. */
-static int
-enqueue_one(int fd, void *arg)
-{
-	struct enqueue_args *a = arg;
-	struct queue *q;
-	const char **rcpts;
-	char id[QID_MAX];
-	size_t i;
-	int r;
-
-	if (queue_open(&q, conf.queue_dir) == -1)
-		return EX_TEMP;
-	rcpts = xcalloc(nremotes, sizeof(*rcpts));
-	for (i = 0; i < nremotes; i++)
-		rcpts[i] = remotes[i];
-	r = queue_add(q, a->msgfd, a->sender, auth_user, rcpts, nremotes, id,
-	    sizeof(id));
-	free(rcpts);
-	/* queue_add committed synchronously: a failed close loses nothing */
-	(void)queue_close(&q);
-	if (r == -1)
-		return EX_TEMP;
-	return write_all(fd, id, strlen(id) + 1) == -1 ? EX_TEMP :
-	    EX_DELIVERED;
-}
-
-/* The account the queue belongs to; -1 logged. */
-static int
-queue_owner(struct mailuser *u)
-{
-	if (user_lookup(conf.unpriv_user, u) != 0) {
-		log_warnx("unpriv_user %s: no such account", pr(conf.unpriv_user));
-		return -1;
-	}
-	if (u->uid == 0) {
-		log_warnx("unpriv_user %s is root: refusing to queue",
-		    pr(conf.unpriv_user));
-		return -1;
-	}
-	return 0;
-}
-
-/*
- * queue_prepare (as root) unless queue_dir already is the owner's
- * private directory: root in the shipped units lacks CAP_DAC_OVERRIDE and
- * cannot look inside a 0700 directory of unpriv_user's, so the work is
- * done once, when the directory is made (that needs CAP_CHOWN).
- */
-static int
-queue_ready(const struct mailuser *u)
-{
-	struct stat st;
-
-	if (lstat(conf.queue_dir, &st) == 0 && S_ISDIR(st.st_mode) &&
-	    st.st_uid == u->uid && (st.st_mode & 077) == 0)
-		return 0;
-	return queue_prepare(conf.queue_dir, u->uid, u->gid);
-}
-
-/* Queues msgfd for the pending remote recipients; fills qid. 0 or -1. */
-static int
-enqueue(int msgfd, const char *sender, const char *msgid, char *qid,
-    size_t qidsize)
-{
-	struct enqueue_args a = { msgfd, sender };
-	struct mailuser u;
-
-	if (queue_owner(&u) == -1 || queue_ready(&u) == -1)
-		return -1;
-	if (as_user(&u, PRIV_PRIMARY_GROUP, enqueue_one, &a, qid,
-	    qidsize) != EX_DELIVERED || !queue_id_ok(qid)) {
-		log_warnx("msgid=%s status=enqueue_failed", msgid);
-		return -1;
-	}
-	log_info("msgid=%s queued=%s nrcpt=%zu", msgid, qid, nremotes);
-	return 0;
-}
-
-/*
- * Delivers msgfd to every pending recipient; all or nothing: one copy per
- * local account first, then the remote ones into the relay queue. A
- * failed copy or enqueue undoes the local copies made. (Queued last: a
- * record must never be visible to a runner, which may send it at once,
- * before the whole delivery has succeeded.)
- */
-static uint32_t
-deliver(int msgfd, const char *sender, const char *msgid)
-{
-	char header[MSG_SENDER_MAX + 32], (*names)[IDX_NAME_MAX];
-	char qid[QID_MAX] = "";
-	int rv = EX_DELIVERED;
-	size_t i, done = 0;
-
-	if (str_fmt(header, sizeof(header), "Return-Path: <%s>\n", sender) == -1)
-		return ANS_TEMP;
-	names = xcalloc(nusers + 1, sizeof(*names));
-	for (i = 0; i < nusers && rv == EX_DELIVERED; i++) {
-		struct deliver_args a = { &users[i], msgfd, header, NULL };
-
-		rv = as_user(&users[i], PRIV_ALLOW_ROOT | PRIV_PRIMARY_GROUP,
-		    deliver_one, &a, names[i], sizeof(names[i]));
-		if (rv == EX_DELIVERED && names[i][0] == '\0')
-			rv = EX_TEMP;
-		if (rv == EX_DELIVERED) {
-			done++;
-			log_info("msgid=%s to=%s status=delivered file=%s", msgid,
-			    users[i].name, pr(names[i]));
-		}
-	}
-	if (rv == EX_DELIVERED && nremotes > 0 &&
-	    enqueue(msgfd, sender, msgid, qid, sizeof(qid)) == -1)
-		rv = EX_TEMP;
-	if (rv != EX_DELIVERED) {
-		for (i = 0; i < done; i++) {
-			struct deliver_args a = { &users[i], -1, NULL, names[i] };
-			char none[1];
-
-			if (as_user(&users[i], PRIV_ALLOW_ROOT |
-			    PRIV_PRIMARY_GROUP, undo_one, &a, none,
-			    sizeof(none)) != EX_DELIVERED)
-				log_warnx("msgid=%s to=%s undo failed file=%s",
-				    msgid, users[i].name, pr(names[i]));
-			else
-				log_info("msgid=%s to=%s status=undone", msgid,
-				    users[i].name);
-		}
-	} else if (qid[0] != '\0')
-		runner_kick();
-	free(names);
-	return rv == EX_DELIVERED ? ANS_OK : rv == EX_FULL ? ANS_FULL : ANS_TEMP;
 }
 
 /*
@@ -465,7 +112,7 @@ tx_rcpt(int fd, const char *addr, const char *sender)
 	int64_t wait;
 	int n;
 
-	if (is_remote(addr)) {
+	if (rcpt_is_remote(addr)) {
 		if (!may_relay()) {
 			log_info("event=relay_denied ip=%s to=<%s>", ip, pr(addr));
 			answer(fd, ANS_RELAY, "");
@@ -473,7 +120,7 @@ tx_rcpt(int fd, const char *addr, const char *sender)
 			answer(fd, ANS_OK, "");
 		return;
 	}
-	if ((n = resolve(addr, &found)) <= 0) {
+	if ((n = rcpt_resolve(addr, &found)) <= 0) {
 		answer(fd, n == 0 ? ANS_NOUSER : ANS_TEMP, "");
 		return;
 	}
@@ -499,9 +146,9 @@ sender_verdict(const char *addr)
 	if (addr[0] == '\0')
 		return ANS_OK;	/* bounces and receipts, as Postfix allows */
 	if (auth_user[0] == '\0' || strchr(addr, '@') == NULL ||
-	    is_remote(addr))
+	    rcpt_is_remote(addr))
 		return ANS_NOT_OWNER;
-	if ((n = resolve(addr, &found)) < 0)
+	if ((n = rcpt_resolve(addr, &found)) < 0)
 		return ANS_TEMP;
 	if (n == 1 && found->nusers == 1 &&
 	    strcmp(found->users[0].name, auth_user) == 0)
@@ -514,22 +161,11 @@ sender_verdict(const char *addr)
 static int
 sender_allowed(const char *sender)
 {
-	/* the runner (no client) hands over bounces, whatever its -o role */
-	if (!have_client || !submission())
+	if (!submission())
 		return 1;
 	if (auth_user[0] == '\0')
 		return 0;
 	return !conf.sender_check || sender_verdict(sender) == ANS_OK;
-}
-
-static void
-reset_pending(void)
-{
-	nusers = 0;
-	nremotes = 0;
-	nrcpts = 0;
-	pending_failed = 0;
-	cache_clear();
 }
 
 /* Reads a REQ_AUTH frame; -1 malformed. */
@@ -556,7 +192,7 @@ do_auth(int fd, struct ps_frame *f, int in_tls)
 
 	/* the session offers AUTH only on submission, once, after TLS when
 	 * required, and stops after SMTP_AUTH_TRIES failures */
-	if (!have_client || !submission() || auth_user[0] != '\0' ||
+	if (!submission() || auth_user[0] != '\0' ||
 	    auth_fails >= SMTP_AUTH_TRIES || (conf.auth_require_tls &&
 	    tls_mode() != TLS_IMPLICIT && !in_tls) ||
 	    read_auth(f, user, pass, &len, mech) == -1) {
@@ -601,7 +237,6 @@ monitor_run(int fd, int client_fd, pid_t child)
 	    netaddr_in(ip, conf.trusted_networks, "trusted_networks");
 	auth_user[0] = '\0';
 	auth_fails = 0;
-	have_client = client_fd >= 0;
 	/* DNSBL now, while the session waits for greet_delay or TLS; the
 	 * session asks for the verdict (REQ_CONNECT) before its greeting */
 	if (client_fd >= 0 && !dnsbl_exempt(ip) &&
@@ -618,7 +253,7 @@ monitor_run(int fd, int client_fd, pid_t child)
 		case REQ_EXPN:
 			if (ps_get_str(&f, addr, sizeof(addr)) == -1 || !ps_done(&f))
 				goto bad;
-			n = resolve(addr, &found);
+			n = rcpt_resolve(addr, &found);
 			if (n > 0 && f.type == REQ_EXPN) {
 				char list[1024] = "";
 				size_t i;
@@ -669,12 +304,10 @@ monitor_run(int fd, int client_fd, pid_t child)
 			if (ps_get_str(&f, addr, sizeof(addr)) == -1 || !ps_done(&f))
 				goto bad;
 			/* No answer: DELIVER answers for all recipients. */
-			if ((ans = add_recipient(addr)) != ANS_OK) {
+			if ((ans = delivery_add(addr, may_relay())) != ANS_OK)
 				log_warnx("recipient %s accepted at RCPT but %s now",
 				    pr(addr), ans == ANS_RELAY ? "not relayable" :
 				    "not resolvable");
-				pending_failed = 1;
-			}
 			break;
 		case REQ_TLS:
 			if (!ps_done(&f))
@@ -691,12 +324,11 @@ monitor_run(int fd, int client_fd, pid_t child)
 			if (!sender_allowed(sender)) {
 				log_warnx("msgid=%s from=<%s> refused: not "
 				    "authenticated for it", pr(id), pr(sender));
-				pending_failed = 1;
-			}
-			ans = (nusers > 0 || nremotes > 0) && !pending_failed ?
-			    deliver(f.fd, sender, id) : ANS_TEMP;
+				delivery_reset();
+				ans = ANS_TEMP;
+			} else
+				ans = delivery_run(f.fd, sender, id, auth_user);
 			close(f.fd);
-			reset_pending();
 			answer(fd, ans, "");
 			break;
 		default:

@@ -20,7 +20,6 @@
 #include "log.h"
 #include "params.h"
 #include "privsep.h"
-#include "runner.h"
 #include "smtpd.h"
 #include "throttle.h"
 #include "tls_server.h"

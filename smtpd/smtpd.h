@@ -32,6 +32,9 @@ enum {
 	REQ_SENDER,		/* str address: MAIL FROM on role submission
 				   with sender_check: ANS_OK, ANS_NOT_OWNER
 				   (detail: the authenticated user), ANS_TEMP */
+	REQ_BOUNCE,		/* queue runner worker -> its root half only:
+				   fd message, str local address, str queue
+				   id: ANS_OK, ANS_NOUSER or ANS_TEMP */
 };
 
 /* Monitor -> session answers (u32 status, then a str detail). */
@@ -59,11 +62,14 @@ void	session_run(int monitor_fd, const struct peer *);
 /*
  * Answers the session child's requests until it closes, then reaps it.
  * client_fd is the client socket (its address decides relaying, DNSBL,
- * throttling; a 421 goes there when the child dies), or -1 for a caller
- * without a client (the queue runner delivering bounces): no DNSBL, no
- * relaying, nothing written.
+ * throttling; a 421 goes there when the child dies).
  */
 void	monitor_run(int session_fd, int client_fd, pid_t child);
+/*
+ * smtpd -q, after daemon_start(): one run of the relay queue (runner.h),
+ * its bounces to local senders delivered as root. The exit status.
+ */
+int	runner_main(void);
 
 /* Address syntax (address.c). */
 #define ADDR_UTF8	0x01	/* contains bytes >= 0x80 */
