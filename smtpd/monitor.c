@@ -1,31 +1,23 @@
 /*
- * monitor.c - the root half of smtpd. It parses nothing from the network:
- * it answers length-checked frames from its session child (may ADDRESS
- * receive? is this login right? deliver this fd to these recipients) and
- * forks one delivery child per local account, which drops to that account
- * before it touches the Maildir. A message is acknowledged only when every
- * copy is safe; a partial failure undoes the copies already made.
- *
- * The monitor is the authority on who may do what: it checks AUTH through
- * PAM (auth_pam.c, with the throttle), remembers who logged in, and knows
- * the client's real address, so it alone decides relaying (authenticated,
- * or a client in trusted_networks) and whether a sender belongs to the
- * authenticated user. Remote recipients, and alias targets in other
- * domains, go into the relay queue first, through a child running as
- * unpriv_user; then the local copies are made; a failed local copy takes
- * the queued record back out.
+ * monitor.c - the root half of smtpd. It parses nothing from the network
+ * and does only root's work: it answers the short table of length-checked
+ * requests below from its session child: AUTH through PAM (with the
+ * throttle), recipient resolution and DELIVER (deliver.c: one child per
+ * local account, the relay queue through unpriv_user), and the relay
+ * decision, which it alone can make: it remembers who logged in and knows
+ * the client's real address (relaying for an authenticated client or one
+ * in trusted_networks; a submission sender must belong to the login).
+ * The DNSBL lookup and greylisting run in the unprivileged policy child
+ * (policy.c); the monitor takes a range-checked number from it and still
+ * decides.
  */
 #include <sys/socket.h>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -33,35 +25,34 @@
 #include "conf.h"
 #include "deliver.h"
 #include "dnsbl.h"
-#include "greylist.h"
-#include "index.h"
 #include "log.h"
-#include "maildir.h"
+#include "netaddr.h"
 #include "params.h"
 #include "privsep.h"
-#include "queue.h"
 #include "smtpd.h"
-#include "netaddr.h"
-#include "throttle.h"
 #include "tls_server.h"
 #include "util.h"
 
 /* What the monitor knows of its client, not the session's word. */
-static char ip[INET6_ADDRSTRLEN];	/* "pipe" when no socket */
-static int trusted;		/* ip in trusted_networks: may relay */
-static char auth_user[USER_NAME_MAX + 1];	/* "" until AUTH succeeded */
-static unsigned auth_fails;
+static struct {
+	char		 ip[INET6_ADDRSTRLEN];	/* "pipe" when no socket */
+	int		 trusted;	/* ip in trusted_networks: may relay */
+	char		 auth_user[USER_NAME_MAX + 1];	/* "" until AUTH */
+	unsigned	 auth_fails;
+	int		 in_tls;
+	struct policy	 policy;	/* DNSBL and greylisting */
+} m;
 
-static int
-answer(int fd, uint32_t status, const char *detail)
-{
-	struct ps_frame f;
+/* A request as the dispatcher read it; the handler's answer detail. */
+struct req {
+	struct ps_frame	*f;
+	char		 arg[2][PS_PAYLOAD_MAX + 1];
+	char		 detail[1024];
+};
 
-	ps_init(&f, status);
-	if (ps_put_str(&f, detail) == -1)
-		return -1;
-	return ps_send(fd, &f, -1);
-}
+/* Handler results besides the ANS_* answers. */
+#define NO_ANSWER	0	/* the request has none */
+#define BAD_REQUEST	1	/* the session had no business sending it */
 
 static int
 submission(void)
@@ -73,15 +64,229 @@ submission(void)
 static int
 may_relay(void)
 {
-	return auth_user[0] != '\0' || trusted;
+	return m.auth_user[0] != '\0' || m.trusted;
 }
 
-/*
- * The client's address as the monitor sees it (getpeername on the client
- * socket, not the session's word): "pipe" when it is no socket (or there
- * is no client), which relaying, greylisting, DNSBL and the throttle then
- * treat as such.
- */
+/* RCPT outside a transaction (VRFY): may the address receive? */
+static uint32_t
+rq_rcpt(struct req *r)
+{
+	struct resolved *found;
+	int n = rcpt_resolve(r->arg[0], &found);
+
+	return n > 0 ? ANS_OK : n == 0 ? ANS_NOUSER : ANS_TEMP;
+}
+
+/* EXPN: the accounts as names, forwarding as addresses. */
+static uint32_t
+rq_expn(struct req *r)
+{
+	struct resolved *found;
+	size_t i, len;
+	int n;
+
+	if ((n = rcpt_resolve(r->arg[0], &found)) <= 0)
+		return n == 0 ? ANS_NOUSER : ANS_TEMP;
+	for (i = 0; i < found->nusers + found->nremote; i++) {
+		len = strlen(r->detail);
+		str_fmt(r->detail + len, sizeof(r->detail) - len, "%s%s",
+		    i ? " " : "", i < found->nusers ? found->users[i].name :
+		    found->remote[i - found->nusers]);
+	}
+	return ANS_OK;
+}
+
+/* RCPT in a transaction: a remote recipient needs a client that may
+ * relay; a local one must exist, then greylisting (unless logged in). */
+static uint32_t
+rq_tx_rcpt(struct req *r)
+{
+	const char *addr = r->arg[0];
+	int64_t wait;
+	uint32_t ans;
+
+	if (rcpt_is_remote(addr)) {
+		if (may_relay())
+			return ANS_OK;
+		log_info("event=relay_denied ip=%s to=<%s>", m.ip, pr(addr));
+		return ANS_RELAY;
+	}
+	if ((ans = rq_rcpt(r)) != ANS_OK || m.auth_user[0] != '\0' ||
+	    (wait = policy_grey(&m.policy, r->arg[1], addr)) <= 0)
+		return ans;
+	str_fmt(r->detail, sizeof(r->detail), "%lld", (long long)wait);
+	return ANS_GREYLISTED;
+}
+
+/* Before the greeting: the DNSBL verdict. */
+static uint32_t
+rq_connect(struct req *r)
+{
+	unsigned n = policy_dnsbl(&m.policy);
+
+	if (n == 0 || dnsbl_zone(n, r->detail, sizeof(r->detail)) == -1 ||
+	    strcmp(conf.dnsbl_action, "log") == 0)
+		return ANS_OK;
+	log_info("event=dnsbl_reject ip=%s zone=%s", m.ip, r->detail);
+	return ANS_BLOCKED;
+}
+
+/* sender_check (role submission): the null sender, or an address in a
+ * local domain that resolves to exactly the authenticated account (its
+ * +tag forms and aliases of it alone included). */
+static uint32_t
+sender_verdict(const char *addr)
+{
+	struct resolved *found;
+	int n;
+
+	if (addr[0] == '\0')
+		return ANS_OK;	/* bounces and receipts, as Postfix allows */
+	if (m.auth_user[0] == '\0' || strchr(addr, '@') == NULL ||
+	    rcpt_is_remote(addr))
+		return ANS_NOT_OWNER;
+	if ((n = rcpt_resolve(addr, &found)) < 0)
+		return ANS_TEMP;
+	if (n == 1 && found->nusers == 1 &&
+	    strcmp(found->users[0].name, m.auth_user) == 0)
+		return ANS_OK;
+	return ANS_NOT_OWNER;
+}
+
+static uint32_t
+rq_sender(struct req *r)
+{
+	uint32_t ans = sender_verdict(r->arg[0]);
+
+	if (ans == ANS_NOT_OWNER)
+		log_info("event=sender_rejected ip=%s user=%s from=<%s>", m.ip,
+		    m.auth_user, pr(r->arg[0]));
+	str_copy(r->detail, sizeof(r->detail), m.auth_user);
+	return ans;
+}
+
+/* AUTH: offered only on submission, once, after TLS when required, and
+ * at most SMTP_AUTH_TRIES failures; the frame holds a password. */
+static uint32_t
+rq_auth(struct req *r)
+{
+	char user[USER_NAME_MAX + 1], pass[SMTP_PASS_MAX + 1], mech[16];
+	struct ps_frame *f = r->f;
+	struct mailuser u;
+	uint32_t len, ans = BAD_REQUEST;
+
+	if (submission() && m.auth_user[0] == '\0' &&
+	    m.auth_fails < SMTP_AUTH_TRIES && (!conf.auth_require_tls ||
+	    tls_mode() == TLS_IMPLICIT || m.in_tls) &&
+	    ps_get_str(f, user, sizeof(user)) == 0 && ps_get_u32(f, &len) == 0 &&
+	    len <= SMTP_PASS_MAX && ps_get_bytes(f, pass, len) == 0 &&
+	    ps_get_str(f, mech, sizeof(mech)) == 0 && ps_done(f) &&
+	    (strcmp(mech, "PLAIN") == 0 || strcmp(mech, "LOGIN") == 0)) {
+		switch (auth_password(m.ip, user, pass, len, mech, &u)) {
+		case AUTHP_OK:
+			str_copy(m.auth_user, sizeof(m.auth_user), u.name);
+			str_copy(r->detail, sizeof(r->detail), u.name);
+			ans = ANS_OK;
+			break;
+		case AUTHP_TEMP:
+			ans = ANS_TEMP;
+			break;
+		case AUTHP_REFUSED:
+			ans = ANS_AUTH_BLOCKED;
+			break;
+		default:
+			m.auth_fails++;
+			ans = ANS_AUTH_FAIL;
+		}
+	}
+	explicit_bzero(pass, sizeof(pass));
+	explicit_bzero(f->data, sizeof(f->data));
+	return ans;
+}
+
+/* One recipient of the next DELIVER, which answers for all of them. */
+static uint32_t
+rq_deliver_rcpt(struct req *r)
+{
+	uint32_t ans = delivery_add(r->arg[0], may_relay());
+
+	if (ans != ANS_OK)
+		log_warnx("recipient %s accepted at RCPT but %s now",
+		    pr(r->arg[0]), ans == ANS_RELAY ? "not relayable" :
+		    "not resolvable");
+	return NO_ANSWER;
+}
+
+static uint32_t
+rq_tls(struct req *r)
+{
+	(void)r;
+	m.in_tls = 1;
+	m.auth_user[0] = '\0';	/* RFC 3207 4.2: nothing from before counts */
+	return NO_ANSWER;
+}
+
+/* The sender is checked again here: the session's earlier word is not
+ * enough. */
+static uint32_t
+rq_deliver(struct req *r)
+{
+	const char *sender = r->arg[0];
+
+	if (submission() && (m.auth_user[0] == '\0' ||
+	    (conf.sender_check && sender_verdict(sender) != ANS_OK))) {
+		log_warnx("msgid=%s from=<%s> refused: not authenticated for it",
+		    pr(r->arg[1]), pr(sender));
+		delivery_reset();
+		return ANS_TEMP;
+	}
+	return delivery_run(r->f->fd, sender, r->arg[1], m.auth_user);
+}
+
+/* The requests (smtpd.h), with their payload: an fd or not, and the
+ * size limits of their string arguments; raw: the handler reads it. */
+static const struct request {
+	uint32_t	 type;
+	int		 fd, raw;
+	size_t		 arg[2];
+	uint32_t	(*fn)(struct req *);
+} requests[] = {
+	{ REQ_RCPT,		0, 0, { SMTP_PATH_MAX + 1 },	rq_rcpt },
+	{ REQ_EXPN,		0, 0, { SMTP_PATH_MAX + 1 },	rq_expn },
+	{ REQ_TX_RCPT,		0, 0, { SMTP_PATH_MAX + 1, MSG_SENDER_MAX + 1 },
+								rq_tx_rcpt },
+	{ REQ_CONNECT,		0, 0, { 0 },			rq_connect },
+	{ REQ_AUTH,		0, 1, { 0 },			rq_auth },
+	{ REQ_SENDER,		0, 0, { SMTP_PATH_MAX + 1 },	rq_sender },
+	{ REQ_DELIVER_RCPT,	0, 0, { SMTP_PATH_MAX + 1 },	rq_deliver_rcpt },
+	{ REQ_TLS,		0, 0, { 0 },			rq_tls },
+	{ REQ_DELIVER,		1, 0, { MSG_SENDER_MAX + 1, 32 }, rq_deliver },
+};
+
+/* Finds the frame's row and reads its payload by the row's rules. */
+static const struct request *
+request_of(struct ps_frame *f, struct req *r)
+{
+	const struct request *rq;
+	size_t i;
+
+	for (rq = requests; rq < requests + sizeof(requests) /
+	    sizeof(requests[0]); rq++) {
+		if (rq->type != f->type)
+			continue;
+		if ((f->fd != -1) != rq->fd)
+			return NULL;
+		for (i = 0; i < 2 && rq->arg[i] > 0; i++)
+			if (ps_get_str(f, r->arg[i], rq->arg[i]) == -1)
+				return NULL;
+		return rq->raw || ps_done(f) ? rq : NULL;
+	}
+	return NULL;
+}
+
+/* The client's address as the monitor sees it (getpeername, not the
+ * session's word): "pipe" when it is no socket, which relaying,
+ * greylisting, DNSBL and the throttle then treat as such. */
 static void
 client_addr(int fd, char *out, size_t size)
 {
@@ -89,7 +294,7 @@ client_addr(int fd, char *out, size_t size)
 	socklen_t len = sizeof(ss);
 
 	str_copy(out, size, "pipe");
-	if (fd < 0 || getpeername(fd, (struct sockaddr *)&ss, &len) == -1)
+	if (getpeername(fd, (struct sockaddr *)&ss, &len) == -1)
 		return;
 	if (ss.ss_family == AF_INET)
 		inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, out,
@@ -99,261 +304,51 @@ client_addr(int fd, char *out, size_t size)
 		    out, (socklen_t)size);
 }
 
-/*
- * The answer to REQ_TX_RCPT: a remote recipient needs a client that may
- * relay; a local one must exist, then greylisting (not for a client that
- * authenticated).
- */
-static void
-tx_rcpt(int fd, const char *addr, const char *sender)
-{
-	struct resolved *found;
-	char secs[32];
-	int64_t wait;
-	int n;
-
-	if (rcpt_is_remote(addr)) {
-		if (!may_relay()) {
-			log_info("event=relay_denied ip=%s to=<%s>", ip, pr(addr));
-			answer(fd, ANS_RELAY, "");
-		} else
-			answer(fd, ANS_OK, "");
-		return;
-	}
-	if ((n = rcpt_resolve(addr, &found)) <= 0) {
-		answer(fd, n == 0 ? ANS_NOUSER : ANS_TEMP, "");
-		return;
-	}
-	if (auth_user[0] == '\0' && (wait = grey_check(ip, sender, addr)) > 0) {
-		str_fmt(secs, sizeof(secs), "%lld", (long long)wait);
-		answer(fd, ANS_GREYLISTED, secs);
-		return;
-	}
-	answer(fd, ANS_OK, "");
-}
-
-/*
- * sender_check (role submission): the null sender, or an address in a
- * local domain that resolves to exactly the authenticated account (its
- * +tag forms and aliases of it alone included).
- */
-static uint32_t
-sender_verdict(const char *addr)
-{
-	struct resolved *found;
-	int n;
-
-	if (addr[0] == '\0')
-		return ANS_OK;	/* bounces and receipts, as Postfix allows */
-	if (auth_user[0] == '\0' || strchr(addr, '@') == NULL ||
-	    rcpt_is_remote(addr))
-		return ANS_NOT_OWNER;
-	if ((n = rcpt_resolve(addr, &found)) < 0)
-		return ANS_TEMP;
-	if (n == 1 && found->nusers == 1 &&
-	    strcmp(found->users[0].name, auth_user) == 0)
-		return ANS_OK;
-	return ANS_NOT_OWNER;
-}
-
-/* May the session deliver from sender now (checked again at DELIVER: the
- * session's earlier word is not enough)? */
-static int
-sender_allowed(const char *sender)
-{
-	if (!submission())
-		return 1;
-	if (auth_user[0] == '\0')
-		return 0;
-	return !conf.sender_check || sender_verdict(sender) == ANS_OK;
-}
-
-/* Reads a REQ_AUTH frame; -1 malformed. */
-static int
-read_auth(struct ps_frame *f, char *user, char *pass, uint32_t *len,
-    char *mech)
-{
-	if (ps_get_str(f, user, USER_NAME_MAX + 1) == -1 ||
-	    ps_get_u32(f, len) == -1 || *len > SMTP_PASS_MAX ||
-	    ps_get_bytes(f, pass, *len) == -1 ||
-	    ps_get_str(f, mech, 16) == -1 || !ps_done(f))
-		return -1;
-	return strcmp(mech, "PLAIN") == 0 || strcmp(mech, "LOGIN") == 0 ? 0 : -1;
-}
-
-/* One AUTH request: -1 when the session had no business sending it. */
-static int
-do_auth(int fd, struct ps_frame *f, int in_tls)
-{
-	char user[USER_NAME_MAX + 1], pass[SMTP_PASS_MAX + 1], mech[16];
-	struct mailuser u;
-	uint32_t len;
-	int r;
-
-	/* the session offers AUTH only on submission, once, after TLS when
-	 * required, and stops after SMTP_AUTH_TRIES failures */
-	if (!submission() || auth_user[0] != '\0' ||
-	    auth_fails >= SMTP_AUTH_TRIES || (conf.auth_require_tls &&
-	    tls_mode() != TLS_IMPLICIT && !in_tls) ||
-	    read_auth(f, user, pass, &len, mech) == -1) {
-		explicit_bzero(pass, sizeof(pass));
-		explicit_bzero(f->data, sizeof(f->data));
-		return -1;
-	}
-	r = auth_password(ip, user, pass, len, mech, &u);
-	explicit_bzero(pass, sizeof(pass));
-	explicit_bzero(f->data, sizeof(f->data));
-	switch (r) {
-	case AUTHP_OK:
-		str_copy(auth_user, sizeof(auth_user), u.name);
-		answer(fd, ANS_OK, auth_user);
-		break;
-	case AUTHP_TEMP:
-		answer(fd, ANS_TEMP, "");
-		break;
-	case AUTHP_REFUSED:
-		answer(fd, ANS_AUTH_BLOCKED, "");
-		break;
-	default:
-		auth_fails++;
-		answer(fd, ANS_AUTH_FAIL, "");
-	}
-	return 0;
-}
-
 void
 monitor_run(int fd, int client_fd, pid_t child)
 {
+	static const char msg[] = "421 4.3.0 Internal error, closing connection\r\n";
+	const struct request *rq;
 	struct ps_frame f;
-	char addr[SMTP_PATH_MAX + 1], sender[MSG_SENDER_MAX + 1], id[32];
-	char zone[256] = "";
-	int status, in_tls = 0, listed = 0;
-	uint32_t ans;
+	struct req r;
+	uint32_t ans = NO_ANSWER;
+	int status = 0;
 
-	if (client_fd >= 0)
-		close(0);	/* fd 1 stays, for the 421 below */
-	client_addr(client_fd, ip, sizeof(ip));
-	trusted = strcmp(ip, "pipe") != 0 &&
-	    netaddr_in(ip, conf.trusted_networks, "trusted_networks");
-	auth_user[0] = '\0';
-	auth_fails = 0;
+	close(0);	/* client_fd stays, for the 421 below */
+	client_addr(client_fd, m.ip, sizeof(m.ip));
+	m.trusted = strcmp(m.ip, "pipe") != 0 &&
+	    netaddr_in(m.ip, conf.trusted_networks, "trusted_networks");
 	/* DNSBL now, while the session waits for greet_delay or TLS; the
 	 * session asks for the verdict (REQ_CONNECT) before its greeting */
-	if (client_fd >= 0 && !dnsbl_exempt(ip) &&
-	    dnsbl_zone(dnsbl_check(ip), zone, sizeof(zone)) == 0)
-		listed = strcmp(conf.dnsbl_action, "log") != 0;
-	for (;;) {
-		struct resolved *found;
-		int n;
-
-		if (ps_recv(fd, &f, -1) == -1)
-			break;
-		switch (f.type) {
-		case REQ_RCPT:
-		case REQ_EXPN:
-			if (ps_get_str(&f, addr, sizeof(addr)) == -1 || !ps_done(&f))
-				goto bad;
-			n = rcpt_resolve(addr, &found);
-			if (n > 0 && f.type == REQ_EXPN) {
-				char list[1024] = "";
-				size_t i;
-
-				/* accounts as names, forwarding as addresses */
-				for (i = 0; i < found->nusers + found->nremote; i++) {
-					size_t len = strlen(list);
-
-					str_fmt(list + len, sizeof(list) - len, "%s%s",
-					    i ? " " : "", i < found->nusers ?
-					    found->users[i].name :
-					    found->remote[i - found->nusers]);
-				}
-				answer(fd, ANS_OK, list);
-			} else
-				answer(fd, n > 0 ? ANS_OK : n == 0 ? ANS_NOUSER :
-				    ANS_TEMP, "");
-			break;
-		case REQ_TX_RCPT:
-			if (ps_get_str(&f, addr, sizeof(addr)) == -1 ||
-			    ps_get_str(&f, sender, sizeof(sender)) == -1 ||
-			    !ps_done(&f))
-				goto bad;
-			tx_rcpt(fd, addr, sender);
-			break;
-		case REQ_CONNECT:
-			if (!ps_done(&f))
-				goto bad;
-			if (listed)
-				log_info("event=dnsbl_reject ip=%s zone=%s", ip,
-				    zone);
-			answer(fd, listed ? ANS_BLOCKED : ANS_OK, zone);
-			break;
-		case REQ_AUTH:
-			if (do_auth(fd, &f, in_tls) == -1)
-				goto bad;
-			break;
-		case REQ_SENDER:
-			if (ps_get_str(&f, addr, sizeof(addr)) == -1 || !ps_done(&f))
-				goto bad;
-			ans = sender_verdict(addr);
-			if (ans == ANS_NOT_OWNER)
-				log_info("event=sender_rejected ip=%s user=%s "
-				    "from=<%s>", ip, auth_user, pr(addr));
-			answer(fd, ans, auth_user);
-			break;
-		case REQ_DELIVER_RCPT:
-			if (ps_get_str(&f, addr, sizeof(addr)) == -1 || !ps_done(&f))
-				goto bad;
-			/* No answer: DELIVER answers for all recipients. */
-			if ((ans = delivery_add(addr, may_relay())) != ANS_OK)
-				log_warnx("recipient %s accepted at RCPT but %s now",
-				    pr(addr), ans == ANS_RELAY ? "not relayable" :
-				    "not resolvable");
-			break;
-		case REQ_TLS:
-			if (!ps_done(&f))
-				goto bad;
-			in_tls = 1;
-			/* RFC 3207 4.2: nothing from before TLS counts */
-			auth_user[0] = '\0';
-			break;
-		case REQ_DELIVER:
-			if (f.fd == -1 ||
-			    ps_get_str(&f, sender, sizeof(sender)) == -1 ||
-			    ps_get_str(&f, id, sizeof(id)) == -1 || !ps_done(&f))
-				goto bad;
-			if (!sender_allowed(sender)) {
-				log_warnx("msgid=%s from=<%s> refused: not "
-				    "authenticated for it", pr(id), pr(sender));
-				delivery_reset();
-				ans = ANS_TEMP;
-			} else
-				ans = delivery_run(f.fd, sender, id, auth_user);
+	policy_start(&m.policy, m.ip);
+	while (ps_recv(fd, &f, -1) == 0) {
+		r.f = &f;
+		r.detail[0] = '\0';
+		ans = (rq = request_of(&f, &r)) != NULL ? rq->fn(&r) : BAD_REQUEST;
+		if (f.fd != -1)
 			close(f.fd);
-			answer(fd, ans, "");
+		if (ans == BAD_REQUEST)
 			break;
-		default:
-			goto bad;
+		if (ans != NO_ANSWER) {
+			ps_init(&f, ans);
+			if (ps_put_str(&f, r.detail) == 0)
+				(void)ps_send(fd, &f, -1);
 		}
 	}
-	goto out;
-bad:
-	log_warnx("monitor: bad request type %u from session, closing",
-	    (unsigned)f.type);
-	if (f.fd != -1)
-		close(f.fd);
-	kill(child, SIGKILL);
-out:
-	status = 0;
+	if (ans == BAD_REQUEST) {
+		log_warnx("monitor: bad request type %u from session, closing",
+		    (unsigned)f.type);
+		kill(child, SIGKILL);
+	}
+	policy_stop(&m.policy);
 	while (waitpid(child, &status, 0) == -1 && errno == EINTR)
 		;
 	if (WIFSIGNALED(status) || (WIFEXITED(status) && WEXITSTATUS(status) != 0)) {
-		static const char msg[] = "421 4.3.0 Internal error, closing connection\r\n";
-
 		log_warnx("session failed: %s %d", WIFSIGNALED(status) ?
 		    "signal" : "exit status", WIFSIGNALED(status) ?
 		    WTERMSIG(status) : WEXITSTATUS(status));
 		/* A plaintext reply is only right on a plaintext connection. */
-		if (client_fd >= 0 && !in_tls && tls_mode() != TLS_IMPLICIT)
+		if (!m.in_tls && tls_mode() != TLS_IMPLICIT)
 			(void)write_all(client_fd, msg, sizeof(msg) - 1);
 	}
 }

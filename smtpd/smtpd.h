@@ -6,6 +6,7 @@
 #define SMTPD_H
 
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "daemon.h"
 #include "user.h"
@@ -70,6 +71,28 @@ void	monitor_run(int session_fd, int client_fd, pid_t child);
  * its bounces to local senders delivered as root. The exit status.
  */
 int	runner_main(void);
+
+/*
+ * The policy child (policy.c): the DNSBL lookup and greylisting, as
+ * unpriv_user, for the monitor, which gets range-checked numbers from it.
+ * A dead, slow or garbled child means not listed and not greylisted (fail
+ * open, as a DNS or store error), logged.
+ */
+struct policy {
+	pid_t		 pid;
+	int		 fd;		/* -1: no child (none needed, or lost) */
+	int		 dnsbl_done;	/* its first verdict was read */
+	unsigned	 zone;		/* listed in the zone'th of dnsbl_zones */
+};
+/* Starts the child when a DNSBL or greylisting applies to ip (giving it
+ * greylist_db first); it looks ip up at once. */
+void	 policy_start(struct policy *, const char *ip);
+/* The DNSBL verdict: 0 not listed, else the listing zone's number. */
+unsigned policy_dnsbl(struct policy *);
+/* Greylisting of a triplet: 0 pass, else seconds until a retry passes. */
+int64_t	 policy_grey(struct policy *, const char *sender, const char *rcpt);
+/* Stops the child. */
+void	 policy_stop(struct policy *);
 
 /* Address syntax (address.c). */
 #define ADDR_UTF8	0x01	/* contains bytes >= 0x80 */
