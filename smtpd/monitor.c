@@ -11,10 +11,6 @@
  * (policy.c); the monitor takes a range-checked number from it and still
  * decides.
  */
-#include <sys/socket.h>
-
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
@@ -35,7 +31,7 @@
 
 /* What the monitor knows of its client, not the session's word. */
 static struct {
-	char		 ip[INET6_ADDRSTRLEN];	/* "pipe" when no socket */
+	char		 ip[64];	/* daemon_start's getpeername, or "pipe" */
 	int		 trusted;	/* ip in trusted_networks: may relay */
 	char		 auth_user[USER_NAME_MAX + 1];	/* "" until AUTH */
 	unsigned	 auth_fails;
@@ -284,28 +280,8 @@ request_of(struct ps_frame *f, struct req *r)
 	return NULL;
 }
 
-/* The client's address as the monitor sees it (getpeername, not the
- * session's word): "pipe" when it is no socket, which relaying,
- * greylisting, DNSBL and the throttle then treat as such. */
-static void
-client_addr(int fd, char *out, size_t size)
-{
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-
-	str_copy(out, size, "pipe");
-	if (getpeername(fd, (struct sockaddr *)&ss, &len) == -1)
-		return;
-	if (ss.ss_family == AF_INET)
-		inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, out,
-		    (socklen_t)size);
-	else if (ss.ss_family == AF_INET6)
-		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr,
-		    out, (socklen_t)size);
-}
-
 void
-monitor_run(int fd, int client_fd, pid_t child)
+monitor_run(int fd, const struct peer *peer, pid_t child)
 {
 	static const char msg[] = "421 4.3.0 Internal error, closing connection\r\n";
 	const struct request *rq;
@@ -314,8 +290,8 @@ monitor_run(int fd, int client_fd, pid_t child)
 	uint32_t ans = NO_ANSWER;
 	int status = 0;
 
-	close(0);	/* client_fd stays, for the 421 below */
-	client_addr(client_fd, m.ip, sizeof(m.ip));
+	close(0);	/* fd 1 stays, for the 421 below */
+	str_copy(m.ip, sizeof(m.ip), peer->addr);
 	m.trusted = strcmp(m.ip, "pipe") != 0 &&
 	    netaddr_in(m.ip, conf.trusted_networks, "trusted_networks");
 	/* DNSBL now, while the session waits for greet_delay or TLS; the
@@ -349,6 +325,6 @@ monitor_run(int fd, int client_fd, pid_t child)
 		    WTERMSIG(status) : WEXITSTATUS(status));
 		/* A plaintext reply is only right on a plaintext connection. */
 		if (!m.in_tls && tls_mode() != TLS_IMPLICIT)
-			(void)write_all(client_fd, msg, sizeof(msg) - 1);
+			(void)write_all(1, msg, sizeof(msg) - 1);
 	}
 }

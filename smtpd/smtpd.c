@@ -86,7 +86,7 @@ main(int argc, char *argv[])
 	    conf.chroot_dir, 0, session_child, &peer, &fd)) == -1)
 		fatalx("cannot start the session");
 	tls_server_free();	/* the monitor never speaks TLS */
-	monitor_run(fd, 1, pid);
+	monitor_run(fd, &peer, pid);
 	thr_conn_leave(peer.addr, getpid());
 	return 0;
 

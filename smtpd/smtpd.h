@@ -62,10 +62,10 @@ enum {
 void	session_run(int monitor_fd, const struct peer *);
 /*
  * Answers the session child's requests until it closes, then reaps it.
- * client_fd is the client socket (its address decides relaying, DNSBL,
- * throttling; a 421 goes there when the child dies).
+ * peer is the client as root saw it (its address decides relaying, DNSBL,
+ * greylisting, throttling); a 421 goes to fd 1 when the child dies.
  */
-void	monitor_run(int session_fd, int client_fd, pid_t child);
+void	monitor_run(int session_fd, const struct peer *, pid_t child);
 /*
  * smtpd -q, after daemon_start(): one run of the relay queue (runner.h),
  * its bounces to local senders delivered as root. The exit status.
