@@ -111,6 +111,37 @@ answer(int fd, uint32_t type)
 	(void)ps_send(fd, &f, -1);
 }
 
+struct post_auth_args {
+	const struct mailuser *u;
+	int		 leftover, proxy, client2;
+	const char	*mech;
+	const struct peer *peer;
+};
+
+/* The post-auth child, as the user: the proxy socket (if any) becomes
+ * its fd 0 and 1. */
+static int
+post_auth_child(int unused, void *arg)
+{
+	struct post_auth_args *a = arg;
+
+	(void)unused;
+	if (a->proxy >= 0 && (dup2(a->proxy, 0) == -1 || dup2(a->proxy, 1) == -1))
+		fatal("dup2");
+	if (a->proxy >= 0)
+		close(a->proxy);
+	/* under inetd fd 2 is the client socket: not for this process */
+	if (a->proxy >= 0 && a->client2) {
+		int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+
+		if (null == -1 || dup2(null, 2) == -1)
+			fatal("/dev/null");
+		close(null);
+	}
+	session_run(a->u, a->leftover, a->mech, a->peer->addr);
+	return 0;
+}
+
 /*
  * Starts the post-auth child as u; returns after it ended. proxy >= 0 is
  * the socket to the TLS pre-auth child, which becomes the child's fd 0
@@ -121,40 +152,24 @@ static void
 post_auth(const struct mailuser *u, int leftover, int proxy, const char *mech,
     const struct peer *peer)
 {
-	int out = proxy >= 0 ? proxy : 1, client2 = 0;
+	struct post_auth_args a = { u, leftover, proxy, 0, mech, peer };
+	int out = proxy >= 0 ? proxy : 1;
 	struct stat s0, s2;
 	pid_t pid;
 
 	if (fstat(0, &s0) == 0 && fstat(2, &s2) == 0 && S_ISSOCK(s2.st_mode) &&
 	    s0.st_dev == s2.st_dev && s0.st_ino == s2.st_ino)
-		client2 = 1;
+		a.client2 = 1;
 	if (proxy >= 0) {
 		close(0);
 		close(1);
 	}
-	if ((pid = fork()) == -1) {
+	if ((pid = ps_spawn(u->name, u->uid, u->gid, NULL, 0, post_auth_child,
+	    &a, NULL)) == -1) {
 		static const char msg[] = "-ERR [SYS/TEMP] Cannot start session\r\n";
 
-		log_warn("fork");
 		(void)write_all(out, msg, sizeof(msg) - 1);
 		return;
-	}
-	if (pid == 0) {
-		if (proxy >= 0 && (dup2(proxy, 0) == -1 || dup2(proxy, 1) == -1))
-			fatal("dup2");
-		if (proxy >= 0)
-			close(proxy);
-		/* under inetd fd 2 is the client socket: not for this process */
-		if (proxy >= 0 && client2) {
-			int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
-
-			if (null == -1 || dup2(null, 2) == -1)
-				fatal("/dev/null");
-			close(null);
-		}
-		priv_drop(u->name, u->uid, u->gid, NULL, 0);
-		session_run(u, leftover, mech, peer->addr);
-		_exit(0);
 	}
 	if (leftover != -1)
 		close(leftover);
@@ -259,10 +274,18 @@ monitor_run(int fd, pid_t child, const struct peer *peer, const char *apop_ts)
 	(void)wait_child(child, "pre-auth", errfd);
 }
 
+/* The pre-auth child, in chroot_dir as unpriv_user. */
+static int
+preauth_child(int monitor_fd, void *apop_ts)
+{
+	preauth_run(monitor_fd, apop_ts);
+	return 0;
+}
+
 int
 main(int argc, char *argv[])
 {
-	int sv[2];
+	int fd;
 	char err[256], apop_ts[APOP_TS_MAX];
 	const char *why;
 	struct passwd *pw;
@@ -292,19 +315,12 @@ main(int argc, char *argv[])
 	}
 	if ((pw = getpwnam(conf.unpriv_user)) == NULL)
 		goto unavailable_user;
-	if (ps_pair(sv) == -1)
-		fatal("socketpair");
-	if ((pid = fork()) == -1)
-		fatal("fork");
-	if (pid == 0) {
-		close(sv[0]);
-		priv_drop(pw->pw_name, pw->pw_uid, pw->pw_gid, conf.chroot_dir, 0);
-		preauth_run(sv[1], conf.apop ? apop_ts : NULL);
-		_exit(0);
-	}
-	close(sv[1]);
+	if ((pid = ps_spawn(pw->pw_name, pw->pw_uid, pw->pw_gid,
+	    conf.chroot_dir, 0, preauth_child, conf.apop ? apop_ts : NULL,
+	    &fd)) == -1)
+		fatalx("cannot start the pre-auth child");
 	tls_server_free();	/* the monitor never speaks TLS */
-	monitor_run(sv[0], pid, &peer, conf.apop ? apop_ts : NULL);
+	monitor_run(fd, pid, &peer, conf.apop ? apop_ts : NULL);
 	thr_conn_leave(peer.addr, getpid());
 	return 0;
 

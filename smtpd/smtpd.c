@@ -20,7 +20,6 @@
 #include "log.h"
 #include "params.h"
 #include "privsep.h"
-#include "runner.h"
 #include "smtpd.h"
 #include "throttle.h"
 #include "tls_server.h"
@@ -38,10 +37,18 @@ debug_given(void)
 	return 0;
 }
 
+/* The session child, in chroot_dir as unpriv_user. */
+static int
+session_child(int monitor_fd, void *peer)
+{
+	session_run(monitor_fd, peer);
+	return 0;
+}
+
 int
 main(int argc, char *argv[])
 {
-	int sv[2];
+	int fd;
 	char err[256];
 	const char *why;
 	struct passwd *pw;
@@ -75,19 +82,11 @@ main(int argc, char *argv[])
 	}
 	if ((pw = getpwnam(conf.unpriv_user)) == NULL)
 		goto unavailable_user;
-	if (ps_pair(sv) == -1)
-		fatal("socketpair");
-	if ((pid = fork()) == -1)
-		fatal("fork");
-	if (pid == 0) {
-		close(sv[0]);
-		priv_drop(pw->pw_name, pw->pw_uid, pw->pw_gid, conf.chroot_dir, 0);
-		session_run(sv[1], &peer);
-		_exit(0);
-	}
-	close(sv[1]);
+	if ((pid = ps_spawn(pw->pw_name, pw->pw_uid, pw->pw_gid,
+	    conf.chroot_dir, 0, session_child, &peer, &fd)) == -1)
+		fatalx("cannot start the session");
 	tls_server_free();	/* the monitor never speaks TLS */
-	monitor_run(sv[0], 1, pid);
+	monitor_run(fd, &peer, pid);
 	thr_conn_leave(peer.addr, getpid());
 	return 0;
 

@@ -6,6 +6,7 @@
 #define SMTPD_H
 
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "daemon.h"
 #include "user.h"
@@ -32,6 +33,9 @@ enum {
 	REQ_SENDER,		/* str address: MAIL FROM on role submission
 				   with sender_check: ANS_OK, ANS_NOT_OWNER
 				   (detail: the authenticated user), ANS_TEMP */
+	REQ_BOUNCE,		/* queue runner worker -> its root half only:
+				   fd message, str local address, str queue
+				   id: ANS_OK, ANS_NOUSER or ANS_TEMP */
 };
 
 /* Monitor -> session answers (u32 status, then a str detail). */
@@ -58,12 +62,37 @@ enum {
 void	session_run(int monitor_fd, const struct peer *);
 /*
  * Answers the session child's requests until it closes, then reaps it.
- * client_fd is the client socket (its address decides relaying, DNSBL,
- * throttling; a 421 goes there when the child dies), or -1 for a caller
- * without a client (the queue runner delivering bounces): no DNSBL, no
- * relaying, nothing written.
+ * peer is the client as root saw it (its address decides relaying, DNSBL,
+ * greylisting, throttling); a 421 goes to fd 1 when the child dies.
  */
-void	monitor_run(int session_fd, int client_fd, pid_t child);
+void	monitor_run(int session_fd, const struct peer *, pid_t child);
+/*
+ * smtpd -q, after daemon_start(): one run of the relay queue (runner.h),
+ * its bounces to local senders delivered as root. The exit status.
+ */
+int	runner_main(void);
+
+/*
+ * The policy child (policy.c): the DNSBL lookup and greylisting, as
+ * unpriv_user, for the monitor, which gets range-checked numbers from it.
+ * A dead, slow or garbled child means not listed and not greylisted (fail
+ * open, as a DNS or store error), logged.
+ */
+struct policy {
+	pid_t		 pid;
+	int		 fd;		/* -1: no child (none needed, or lost) */
+	int		 dnsbl_done;	/* its first verdict was read */
+	unsigned	 zone;		/* listed in the zone'th of dnsbl_zones */
+};
+/* Starts the child when a DNSBL or greylisting applies to ip (giving it
+ * greylist_db first); it looks ip up at once. */
+void	 policy_start(struct policy *, const char *ip);
+/* The DNSBL verdict: 0 not listed, else the listing zone's number. */
+unsigned policy_dnsbl(struct policy *);
+/* Greylisting of a triplet: 0 pass, else seconds until a retry passes. */
+int64_t	 policy_grey(struct policy *, const char *sender, const char *rcpt);
+/* Stops the child. */
+void	 policy_stop(struct policy *);
 
 /* Address syntax (address.c). */
 #define ADDR_UTF8	0x01	/* contains bytes >= 0x80 */

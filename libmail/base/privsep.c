@@ -1,11 +1,16 @@
 /*
- * privsep.c - monitor frames and the privilege drop.
+ * privsep.c - monitor frames, the privilege drop, and the spawn of an
+ * unprivileged child.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -227,4 +232,125 @@ priv_drop(const char *user, uid_t uid, gid_t gid, const char *dir, int flags)
 		fatalx("gid drop to %u did not take", (unsigned)gid);
 	if (uid != 0 && (setuid(0) != -1 || seteuid(0) != -1))
 		fatalx("could regain root after dropping to %u", (unsigned)uid);
+}
+
+pid_t
+ps_spawn(const char *user, uid_t uid, gid_t gid, const char *dir, int flags,
+    int (*fn)(int, void *), void *arg, int *sock)
+{
+	int sv[2] = { -1, -1 };
+	pid_t pid;
+
+	if (sock != NULL && ps_pair(sv) == -1) {
+		log_warn("socketpair");
+		return -1;
+	}
+	if ((pid = fork()) == -1) {
+		log_warn("fork");
+		if (sock != NULL) {
+			close(sv[0]);
+			close(sv[1]);
+		}
+		return -1;
+	}
+	if (pid == 0) {
+		if (sock != NULL)
+			close(sv[0]);
+		priv_drop(user, uid, gid, dir, flags);
+		_exit(fn(sv[1], arg));
+	}
+	if (sock != NULL) {
+		close(sv[1]);
+		*sock = sv[0];
+	}
+	return pid;
+}
+
+/* The regular files root made in the directory dfd, to uid:gid. */
+static int
+give_files(int dfd, const char *dir, uid_t uid, gid_t gid)
+{
+	struct dirent *de;
+	struct stat st;
+	DIR *d;
+	int fd, ret = 0;
+
+	if ((fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return errno == EACCES ? 0 : -1;	/* uid's 0700 already */
+	if ((d = fdopendir(fd)) == NULL) {
+		close(fd);
+		return -1;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == -1 ||
+		    !S_ISREG(st.st_mode) || (st.st_uid == uid && st.st_gid == gid))
+			continue;
+		/* a hard link could make root chown a file of its choice */
+		if (st.st_uid != 0 || st.st_nlink != 1) {
+			log_warnx("%s/%s: uid %u, %u links: not ours, left alone",
+			    dir, pr(de->d_name), (unsigned)st.st_uid,
+			    (unsigned)st.st_nlink);
+			continue;
+		}
+		if (fchownat(dfd, de->d_name, uid, gid, AT_SYMLINK_NOFOLLOW) == -1) {
+			log_warn("chown %s/%s", dir, pr(de->d_name));
+			ret = -1;
+		}
+	}
+	closedir(d);
+	return ret;
+}
+
+int
+ps_give_dir(const char *dir, uid_t uid, gid_t gid)
+{
+	char buf[PATH_MAX], *p;
+	struct stat st;
+	size_t len = strlen(dir);
+	int fd, ret = -1;
+
+	if (dir[0] != '/' || len >= sizeof(buf)) {
+		log_warnx("%s: must be an absolute path", pr(dir));
+		return -1;
+	}
+	memcpy(buf, dir, len + 1);
+	for (p = buf + 1; (p = strchr(p, '/')) != NULL; p++) {
+		*p = '\0';
+		if (mkdir(buf, 0755) == -1 && errno != EEXIST) {
+			log_warn("mkdir %s", buf);
+			return -1;
+		}
+		*p = '/';
+	}
+	if (mkdir(dir, 0700) == -1 && errno != EEXIST) {
+		log_warn("mkdir %s", dir);
+		return -1;
+	}
+	if ((fd = open(dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) == -1 ||
+	    fstat(fd, &st) == -1) {
+		log_warn("%s", dir);
+		goto out;
+	}
+	if (st.st_uid != uid && st.st_uid != 0) {
+		log_warnx("%s belongs to uid %u: refused", dir,
+		    (unsigned)st.st_uid);
+		goto out;
+	}
+	if (give_files(fd, dir, uid, gid) == -1)
+		goto out;
+	if ((st.st_uid != uid || st.st_gid != gid) &&
+	    fchownat(fd, "", uid, gid, AT_EMPTY_PATH) == -1) {
+		log_warn("chown %s", dir);
+		goto out;
+	}
+	/* by name: the parents are root's, nobody else can swap dir */
+	if ((st.st_mode & 07777) != 0700 && chmod(dir, 0700) == -1) {
+		log_warn("chmod %s", dir);
+		goto out;
+	}
+	ret = 0;
+out:
+	if (fd != -1)
+		close(fd);
+	return ret;
 }

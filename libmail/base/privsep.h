@@ -1,6 +1,7 @@
 /*
  * privsep.h - the frames between an unprivileged session process and its
- * root monitor, and the privilege drop itself.
+ * root monitor, the privilege drop itself, and the spawn of a child that
+ * drops before it runs anything.
  *
  * Frames travel over a SOCK_SEQPACKET socketpair: one frame per datagram, so
  * a frame is never split or merged. A frame is a 4-byte type, then at most
@@ -62,5 +63,26 @@ int	ps_done(const struct ps_frame *);
 					   (delivery, as Postfix's local does) */
 void	priv_drop(const char *user, uid_t uid, gid_t gid, const char *dir,
 	    int flags);
+
+/*
+ * Forks a child that drops to user/uid/gid (dir and flags as priv_drop),
+ * then exits with fn(fd, arg). With sock != NULL a new socketpair joins
+ * them: *sock gets the parent's end, fn's fd is the child's (each closes
+ * the other's); with sock == NULL fn's fd is -1. Returns the child's pid,
+ * or -1 (logged, nothing left open).
+ */
+/*
+ * Root's side of a directory an unprivileged child works in: makes dir
+ * (an absolute path; missing parents root's 0755) when missing, then
+ * gives it to uid:gid, mode 0700, with the regular files root made in it
+ * (an admin's tool run as root); a symbolic link, a hard link or a file
+ * of another user is left alone. A directory of another user (not root,
+ * not uid) is refused. Once it is uid's 0700 directory root may be unable
+ * to look inside (no CAP_DAC_OVERRIDE): that is no error. 0, or -1 logged.
+ */
+int	ps_give_dir(const char *dir, uid_t uid, gid_t gid);
+
+pid_t	ps_spawn(const char *user, uid_t uid, gid_t gid, const char *dir,
+	    int flags, int (*fn)(int fd, void *arg), void *arg, int *sock);
 
 #endif

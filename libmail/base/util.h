@@ -39,6 +39,11 @@ int	 write_all(int fd, const void *buf, size_t len);
 void	 sleep_ms(unsigned ms);
 /* Monotonic clock in milliseconds. */
 uint64_t now_ms(void);
+/* Wall clock (CLOCK_REALTIME) in milliseconds since the epoch: what the
+ * stores keep, so it survives a reboot. */
+int64_t	 wall_ms(void);
+/* True once in n calls, at random (a writer's occasional sweep). */
+int	 one_in(unsigned n);
 /* n (1..8) bytes little-endian, the byte order of every record we store;
  * put_le returns the position after them. */
 unsigned char *put_le(unsigned char *p, uint64_t v, int n);

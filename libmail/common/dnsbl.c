@@ -118,6 +118,10 @@ lookup(const char *ip, const char *zone)
 		return 0;
 	h_errno = 0;
 	n = res_query(name, C_IN, T_A, ans, sizeof(ans));
+	/* res_query returns the answer's full length, which may exceed the
+	 * buffer (a truncated copy): never parse past it (as dns.c) */
+	if (n > (int)sizeof(ans))
+		n = (int)sizeof(ans);
 	if (n < 0) {
 		if (h_errno == HOST_NOT_FOUND || h_errno == NO_DATA)
 			return 0;
@@ -139,11 +143,33 @@ lookup(const char *ip, const char *zone)
 }
 
 int
-dnsbl_check(const char *ip, char *zone, size_t zsize)
+dnsbl_zone(unsigned n, char *zone, size_t zsize)
+{
+	const char *p = conf.dnsbl_zones;
+	size_t len;
+
+	for (;;) {
+		p += strspn(p, " ,");
+		if (*p == '\0')
+			return -1;
+		len = strcspn(p, " ,");
+		if (--n == 0)
+			break;
+		p += len;
+	}
+	if (len >= zsize)
+		len = 0;	/* too long for a name: never looked up */
+	memcpy(zone, p, len);
+	zone[len] = '\0';
+	return 0;
+}
+
+unsigned
+dnsbl_check(const char *ip)
 {
 	static int inited;
-	const char *p;
 	char z[NS_MAXDNAME];
+	unsigned n;
 
 	if (dnsbl_exempt(ip))
 		return 0;
@@ -156,19 +182,8 @@ dnsbl_check(const char *ip, char *zone, size_t zsize)
 		_res.retry = DNSBL_ATTEMPTS;
 		inited = 1;
 	}
-	for (p = conf.dnsbl_zones; *p != '\0'; ) {
-		size_t n = strcspn(p, " ,");
-
-		if (n > 0 && n < sizeof(z)) {
-			memcpy(z, p, n);
-			z[n] = '\0';
-			if (lookup(ip, z) == 1) {
-				str_copy(zone, zsize, z);
-				return 1;
-			}
-		}
-		p += n;
-		p += strspn(p, " ,");
-	}
+	for (n = 1; dnsbl_zone(n, z, sizeof(z)) == 0; n++)
+		if (z[0] != '\0' && lookup(ip, z) == 1)
+			return n;
 	return 0;
 }

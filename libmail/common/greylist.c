@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -33,16 +32,6 @@ struct grec {
 	uint32_t count;
 	int64_t	 first, last;	/* ms */
 };
-
-static int64_t
-wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 
 static int
 rec_decode(const unsigned char *v, size_t len, struct grec *g)
@@ -113,16 +102,6 @@ sweep_one(const char *key, const unsigned char *v, size_t len, void *arg)
 
 	(void)key;
 	return rec_decode(v, len, &g) == -1 || !rec_alive(&g, *(int64_t *)arg);
-}
-
-static int
-one_in(unsigned n)
-{
-	unsigned r = 0;
-
-	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != (ssize_t)sizeof(r))
-		r = (unsigned)getpid() ^ (unsigned)wall_ms();
-	return r % n == 0;
 }
 
 int64_t

@@ -10,7 +10,9 @@
  * The store is the throttle store's recipe (throttle.h: a private
  * transactional Berkeley DB environment under flock, crash-safe, discarded
  * and restarted empty when damaged) in greylist_db, file greylist.db, owned
- * by root 0700. Only root opens it: smtpd's monitor and maildb.
+ * by unpriv_user 0700: smtpd's policy child (as unpriv_user) and maildb
+ * open it; smtpd's monitor gives the directory to unpriv_user first
+ * (ps_give_dir), a store of an older install's root included.
  *
  * Fail open: an unusable store is logged and the recipient passes.
  */

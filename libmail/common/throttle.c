@@ -27,7 +27,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -59,16 +58,6 @@ struct cnt {
 };
 
 /* ---- small helpers ---- */
-
-static int64_t
-wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 
 /* The count after decay at now: limit units leak per window seconds. */
 static double
@@ -568,17 +557,6 @@ user_key(char *key, size_t size, const char *user)
 {
 	return user != NULL && user[0] != '\0' && user_name_ok(user) ?
 	    str_fmt(key, size, "user:%s", user) : -1;
-}
-
-/* True once in n calls, at random (the writers' occasional sweep). */
-static int
-one_in(unsigned n)
-{
-	unsigned r = 0;
-
-	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != (ssize_t)sizeof(r))
-		r = (unsigned)getpid() ^ (unsigned)wall_ms();
-	return r % n == 0;
 }
 
 static unsigned

@@ -68,8 +68,21 @@ main(void)
 	set_conf("dnsbl_exempt=192.0.2.0/24");
 	CHECK(dnsbl_exempt("192.0.2.99") && !dnsbl_exempt("127.0.0.1"),
 	    "dnsbl_exempt replaces the default");
-	zone[0] = 'x';
-	CHECK(dnsbl_check("192.0.2.99", zone, sizeof(zone)) == 0,
+	CHECK(dnsbl_check("192.0.2.99") == 0,
 	    "an exempt client: not listed, nothing asked");
+	CHECK(dnsbl_zone(1, zone, sizeof(zone)) == 0 &&
+	    strcmp(zone, "zen.example") == 0 &&
+	    dnsbl_zone(2, zone, sizeof(zone)) == 0 &&
+	    strcmp(zone, "other.example") == 0,
+	    "dnsbl_zone: a zone number back to its name, in order");
+	CHECK(dnsbl_zone(3, zone, sizeof(zone)) == -1 &&
+	    dnsbl_zone(0, zone, sizeof(zone)) == -1,
+	    "dnsbl_zone: no zone 0, none past the last");
+	set_conf("dnsbl_zones=a-zone-name-too-long-for-20.example b.test");
+	CHECK(dnsbl_zone(1, zone, sizeof(zone)) == 0 && zone[0] == '\0' &&
+	    dnsbl_zone(2, zone, sizeof(zone)) == 0 &&
+	    strcmp(zone, "b.test") == 0,
+	    "dnsbl_zone: a name too long for the buffer is \"\", the next "
+	    "keeps its number");
 	return CHECK_DONE();
 }
