@@ -697,7 +697,7 @@ sasl_refused(struct session *s, int r)
 
 /* Asks the monitor to check user/pass and answers the client. */
 static void
-login(struct session *s, const char *user, const unsigned char *pass,
+login(struct session *s, const char *user, unsigned char *pass,
     size_t passlen, const char *mech)
 {
 	struct ps_frame f;
@@ -712,6 +712,7 @@ login(struct session *s, const char *user, const unsigned char *pass,
 	if (ps_put_str(&f, u) == -1 || ps_put_u32(&f, (uint32_t)passlen) == -1 ||
 	    ps_put_bytes(&f, pass, passlen) == -1 || ps_put_str(&f, mech) == -1)
 		fatalx("auth frame too long");
+	explicit_bzero(pass, passlen);
 	if (ps_send(s->mfd, &f, -1) == -1)
 		fatalx("monitor went away");
 	explicit_bzero(f.data, sizeof(f.data));

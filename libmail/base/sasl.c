@@ -150,9 +150,13 @@ sasl_step(struct sasl *x, const char *response, const char **challenge)
 		return r;
 	}
 	if (x->mech == SASL_PLAIN) {
+		const unsigned char *pass;
+
 		x->step = 3;
-		return sasl_plain_split(x->buf, n, x->user, x->usersize,
-		    &x->pass, &x->passlen);
+		r = sasl_plain_split(x->buf, n, x->user, x->usersize, &pass,
+		    &x->passlen);
+		x->pass = x->buf + (pass - x->buf);	/* the caller's to wipe */
+		return r;
 	}
 	if (x->step == 1) {
 		sasl_login_name(x->buf, n, x->user, x->usersize);

@@ -37,7 +37,7 @@ struct sasl {
 	size_t		 bufsize;
 	char		*user;		/* the caller's: the login name */
 	size_t		 usersize;
-	const unsigned char *pass;	/* on SASL_OK: the password, in buf */
+	unsigned char	*pass;		/* on SASL_OK: the password, in buf */
 	size_t		 passlen;
 };
 
