@@ -943,6 +943,20 @@ static const struct cmd cmds[] = {
 	{ NULL,		0,		0,		NULL, NULL },
 };
 
+/* The generic replies, by handler result (R_SYNTAX adds the row's usage). */
+static const struct {
+	int		 code;
+	const char	*text;
+} generic[] = {
+	[R_SYNTAX] =		{ 501, "5.5.4 Syntax:" },
+	[R_NEED_HELO] =		{ 503, "5.5.1 Error: send HELO/EHLO first" },
+	[R_NESTED_MAIL] =	{ 503, "5.5.1 Error: nested MAIL command" },
+	[R_NEED_MAIL] =		{ 503, "5.5.1 Error: need MAIL command" },
+	[R_NO_RCPT] =		{ 554, "5.5.1 Error: no valid recipients" },
+	[R_NEED_RCPT] =		{ 503, "5.5.1 Error: need RCPT command" },
+	[R_IN_TX] =		{ 503, "5.5.1 Error: MAIL transaction in progress" },
+};
+
 /* The result for a command that is valid but not now. */
 static int
 wrong_state(const struct session *s, const struct cmd *c)
@@ -982,34 +996,16 @@ dispatch(struct session *s, char *line)
 		return;
 	}
 	r = c->states & s->state ? c->fn(s, arg) : wrong_state(s, c);
-	switch (r) {
-	case R_DONE:
-		break;
-	case R_SYNTAX:
-		reply(s, 501, "5.5.4 Syntax: %s", c->usage != NULL ?
-		    c->usage : c->name);
-		break;
-	case R_NEED_HELO:
-		reply(s, 503, "5.5.1 Error: send HELO/EHLO first");
-		break;
-	case R_NESTED_MAIL:
-		reply(s, 503, "5.5.1 Error: nested MAIL command");
-		break;
-	case R_NEED_MAIL:
-		reply(s, 503, "5.5.1 Error: need MAIL command");
-		break;
-	case R_NO_RCPT:
-		reply(s, 554, "5.5.1 Error: no valid recipients");
-		break;
-	case R_NEED_RCPT:
-		reply(s, 503, "5.5.1 Error: need RCPT command");
-		break;
-	case R_IN_TX:
-		reply(s, 503, "5.5.1 Error: MAIL transaction in progress");
-		break;
-	default:
+	if (r == R_DONE)
+		return;
+	if (r < 0 || (size_t)r >= sizeof(generic) / sizeof(generic[0]) ||
+	    generic[r].text == NULL)
 		fatalx("handler %s: bad result %d", c->name, r);
-	}
+	if (r == R_SYNTAX)
+		reply(s, generic[r].code, "%s %s", generic[r].text,
+		    c->usage != NULL ? c->usage : c->name);
+	else
+		reply(s, generic[r].code, "%s", generic[r].text);
 }
 
 /* Waits up to ms for input (or EOF) on fd, before the greeting. */
