@@ -1,6 +1,8 @@
 /*
  * common.c - what both pop3d session halves share: the one reply writer,
- * the line policy, the command table and its dispatcher, CAPA.
+ * the state changes, the line policy, the dispatcher (each state brings
+ * its own command table: preauth.c AUTHORIZATION, maildrop.c
+ * TRANSACTION), CAPA.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -30,6 +32,27 @@ reply(struct pop *p, const char *fmt, ...)
 	}
 }
 
+static const char *
+state_name(unsigned state)
+{
+	switch (state) {
+	case ST_AUTH:	return "AUTHORIZATION";
+	case ST_TRANS:	return "TRANSACTION";
+	case ST_UPDATE:	return "UPDATE";
+	default:	return "NONE";
+	}
+}
+
+void
+enter_state(struct pop *p, unsigned state)
+{
+	if (p->state == state)
+		return;
+	log_debug("state from=%s to=%s", state_name(p->state),
+	    state_name(state));
+	p->state = state;
+}
+
 int
 plaintext_auth_ok(const struct pop *p)
 {
@@ -42,7 +65,7 @@ plaintext_auth_ok(const struct pop *p)
  * offered only before login and without TLS, and USER and SASL PLAIN LOGIN
  * are hidden while a plaintext password is refused (RFC 2595 4).
  */
-void
+static void
 send_capa(struct pop *p)
 {
 	int plain = plaintext_auth_ok(p);
@@ -55,31 +78,8 @@ send_capa(struct pop *p)
 	    !tls_active(&p->io) ? "STLS\r\n" : "");
 }
 
-static int cmd_quit(struct pop *, char *);
-static int cmd_capa_any(struct pop *, char *);
-
-static const struct cmd cmds[] = {
-	{ "CAPA", ST_ANY,	0,	cmd_capa_any },
-	{ "USER", ST_AUTH,	0,	cmd_user },
-	{ "PASS", ST_AUTH,	CF_RAWARG,	cmd_pass },
-	{ "AUTH", ST_AUTH,	0,	cmd_auth },
-	{ "APOP", ST_AUTH,	0,	cmd_apop },
-	{ "STLS", ST_AUTH,	0,	cmd_stls },
-	{ "QUIT", ST_ANY,	0,	cmd_quit },
-	{ "STAT", ST_TRANS,	0,	cmd_stat },
-	{ "LIST", ST_TRANS,	0,	cmd_list },
-	{ "UIDL", ST_TRANS,	0,	cmd_uidl },
-	{ "RETR", ST_TRANS,	0,	cmd_retr },
-	{ "TOP",  ST_TRANS,	0,	cmd_top },
-	{ "DELE", ST_TRANS,	0,	cmd_dele },
-	{ "NOOP", ST_TRANS,	0,	cmd_noop },
-	{ "RSET", ST_TRANS,	0,	cmd_rset },
-	{ "LAST", ST_TRANS,	0,	cmd_last },
-	{ NULL, 0, 0, NULL }
-};
-
-static int
-cmd_capa_any(struct pop *p, char *arg)
+int
+cmd_capa(struct pop *p, char *arg)
 {
 	if (*arg != '\0')
 		return R_SYNTAX;
@@ -87,21 +87,29 @@ cmd_capa_any(struct pop *p, char *arg)
 	return R_DONE;
 }
 
+/*
+ * Every command pop3d knows, in any state: one that is not in the current
+ * state's table is "not valid in this state" rather than unknown.
+ */
+static const char *const known[] = {
+	"CAPA", "QUIT", "USER", "PASS", "AUTH", "APOP", "STLS",
+	"STAT", "LIST", "UIDL", "RETR", "TOP", "DELE", "NOOP", "RSET", "LAST",
+	NULL
+};
+
 static int
-cmd_quit(struct pop *p, char *arg)
+known_command(const char *name)
 {
-	if (*arg != '\0')
-		return R_SYNTAX;
-	if (p->state == ST_TRANS)
-		session_update(p);
-	else
-		reply(p, "+OK inetmail POP3 server signing off");
-	p->quit = 1;
-	return R_DONE;
+	size_t i;
+
+	for (i = 0; known[i] != NULL; i++)
+		if (strcasecmp(name, known[i]) == 0)
+			return 1;
+	return 0;
 }
 
 void
-dispatch(struct pop *p, char *line)
+dispatch(struct pop *p, const struct cmd *table, char *line)
 {
 	const struct cmd *c;
 	char *arg = line + strcspn(line, " ");
@@ -109,22 +117,19 @@ dispatch(struct pop *p, char *line)
 
 	if (*arg == ' ')
 		*arg++ = '\0';
-	for (c = cmds; c->name != NULL; c++)
+	for (c = table; c->name != NULL; c++)
 		if (n == strlen(c->name) && strcasecmp(line, c->name) == 0)
 			break;
+	if (c->name == NULL) {
+		reply(p, known_command(line) ? "-ERR command not valid in "
+		    "this state" : "-ERR unknown command");
+		return;
+	}
 	/* trailing blanks, as typed in telnet, are not arguments */
 	len = strlen(arg);
-	while (c->name != NULL && !(c->flags & CF_RAWARG) && len > 0 &&
+	while (!(c->flags & CF_RAWARG) && len > 0 &&
 	    (arg[len - 1] == ' ' || arg[len - 1] == '\t'))
 		arg[--len] = '\0';
-	if (c->name == NULL) {
-		reply(p, "-ERR unknown command");
-		return;
-	}
-	if (!(c->states & p->state)) {
-		reply(p, "-ERR command not valid in this state");
-		return;
-	}
 	switch (c->fn(p, arg)) {
 	case R_SYNTAX:
 		reply(p, "-ERR syntax error");

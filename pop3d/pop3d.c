@@ -138,7 +138,7 @@ post_auth_child(int unused, void *arg)
 			fatal("/dev/null");
 		close(null);
 	}
-	session_run(a->u, a->leftover, a->mech, a->peer->addr);
+	maildrop_run(a->u, a->leftover, a->mech, a->peer->addr);
 	return 0;
 }
 
@@ -188,12 +188,12 @@ read_request(struct ps_frame *f, const char *apop_ts, char *user,
 	char ts[APOP_TS_MAX];
 
 	switch (f->type) {
-	case REQ_AUTH:
+	case POP_REQ_AUTH:
 		return ps_get_str(f, user, USER_NAME_MAX + 1) == -1 ||
 		    ps_get_u32(f, len) == -1 || *len > POP3_PASS_MAX ||
 		    ps_get_bytes(f, pass, *len) == -1 ||
 		    ps_get_str(f, mech, 16) == -1 || !ps_done(f) ? -1 : 0;
-	case REQ_APOP:
+	case POP_REQ_APOP:
 		if (apop_ts == NULL ||
 		    ps_get_str(f, user, USER_NAME_MAX + 1) == -1 ||
 		    ps_get_str(f, digest, APOP_DIGEST_LEN + 1) == -1 ||
@@ -236,19 +236,20 @@ monitor_run(int fd, pid_t child, const struct peer *peer, const char *apop_ts)
 			kill(child, SIGKILL);
 			break;
 		}
-		if (f.type == REQ_APOP) {
+		if (f.type == POP_REQ_APOP) {
 			struct apop_req a = { digest, apop_ts, peer->addr };
 
 			r = auth_attempt(peer->addr, user, "APOP", apop_verify,
 			    &a, &u);
 		} else
 			r = auth_password(peer->addr, user, pass, len, mech, &u);
-		ans = r == AUTHP_OK ? ANS_OK : r == AUTHP_TEMP ? ANS_TEMP :
-		    r == AUTHP_REFUSED ? ANS_DELAY : ANS_PERM;
+		ans = r == AUTHP_OK ? POP_ANS_OK : r == AUTHP_TEMP ?
+		    POP_ANS_TEMP : r == AUTHP_REFUSED ? POP_ANS_DELAY :
+		    POP_ANS_PERM;
 		explicit_bzero(pass, sizeof(pass));
 		explicit_bzero(f.data, sizeof(f.data));
 		answer(fd, ans);
-		if (ans != ANS_OK) {
+		if (ans != POP_ANS_OK) {
 			if (f.fd != -1)
 				close(f.fd);
 			continue;

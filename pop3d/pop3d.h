@@ -1,6 +1,7 @@
 /*
- * pop3d.h - what the pop3d processes share: the monitor frames, the one
- * command table, and the reply/line helpers used before and after login.
+ * pop3d.h - what the pop3d processes share: the monitor frames, the
+ * states and the command table row, and the reply/line helpers used before
+ * and after login.
  */
 #ifndef POP3D_H
 #define POP3D_H
@@ -18,33 +19,38 @@
 #define POP3_PASS_MAX		POP3_CMD_MAX	/* a password fits in one line */
 #define POP3_MAX_COMMANDS	1000000	/* per session, against idle loops */
 
-/* Pre-auth child -> monitor. */
+/*
+ * Pre-auth child -> monitor (POP_: not smtpd's requests of the same
+ * names, which are other numbers on another channel).
+ */
 enum {
-	REQ_AUTH = 1,	/* str user, u32 len + bytes password, str mech;
-			   fd: memfd with the input buffered after the
-			   login command (handed to the post-auth child) */
-	REQ_APOP,	/* str user, str digest (32 lower-case hex), str
-			   timestamp of the greeting; fd as for REQ_AUTH */
+	POP_REQ_AUTH = 1,	/* str user, u32 len + bytes password, str
+				   mech; fd: memfd with the input buffered
+				   after the login command (handed to the
+				   post-auth child) */
+	POP_REQ_APOP,		/* str user, str digest (32 lower-case hex),
+				   str timestamp of the greeting; fd as for
+				   POP_REQ_AUTH */
 	/*
-	 * Over TLS the fd of REQ_AUTH/REQ_APOP is a stream socket instead
-	 * of a memfd: on ANS_OK the pre-auth child stays on as the TLS
-	 * proxy, and that socket is the post-auth child's client.
+	 * Over TLS the fd of POP_REQ_AUTH/POP_REQ_APOP is a stream socket
+	 * instead of a memfd: on POP_ANS_OK the pre-auth child stays on as
+	 * the TLS proxy, and that socket is the post-auth child's client.
 	 */
 };
 
 /* Monitor -> pre-auth child (u32 type, no payload). */
 enum {
-	ANS_OK = 100,	/* logged in: flush nothing more, exit */
-	ANS_PERM,	/* -ERR [AUTH] */
-	ANS_TEMP,	/* -ERR [SYS/TEMP] */
-	ANS_DELAY,	/* throttled: -ERR [LOGIN-DELAY], then close */
+	POP_ANS_OK = 100,	/* logged in: flush nothing more, exit */
+	POP_ANS_PERM,		/* -ERR [AUTH] */
+	POP_ANS_TEMP,		/* -ERR [SYS/TEMP] */
+	POP_ANS_DELAY,		/* throttled: -ERR [LOGIN-DELAY], then close */
 };
 
-/* Session states, as bits so one table row can allow several. */
-#define ST_AUTH		0x01	/* AUTHORIZATION */
-#define ST_TRANS	0x02	/* TRANSACTION */
-#define ST_ANY		0x03
-
+/* Session states (RFC 1939 3): AUTHORIZATION runs in the pre-auth child,
+ * TRANSACTION and UPDATE in the post-auth child. */
+#define ST_AUTH		1	/* AUTHORIZATION */
+#define ST_TRANS	2	/* TRANSACTION */
+#define ST_UPDATE	3	/* UPDATE, after QUIT in TRANSACTION */
 
 struct msg {
 	char	*name;		/* file name in new/ or cur/ */
@@ -82,47 +88,35 @@ struct pop {
 
 #define CF_RAWARG	0x01	/* keep trailing blanks (PASS) */
 
+/* One row of a state's command table; a NULL name ends the table. */
 struct cmd {
 	const char	*name;
-	unsigned	 states;
 	unsigned	 flags;
 	int		(*fn)(struct pop *, char *arg);
 };
 
-/* common.c */
+/* common.c: what both halves share. */
 void	reply(struct pop *, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
-void	send_capa(struct pop *);
+/* Changes p->state, and logs the change (with -d). */
+void	enter_state(struct pop *, unsigned state);
+/* May a plaintext password (USER/PASS, SASL PLAIN/LOGIN) be used now? */
+int	plaintext_auth_ok(const struct pop *);
+/* CAPA, the same handler in both states. */
+int	cmd_capa(struct pop *, char *);
 /* Reads one command line with the line policy; 1 got one, 0 replied to a
  * bad line (try again), -1 the session is over (EOF/timeout: logged). */
 int	read_command(struct pop *, char *line, size_t size);
-void	dispatch(struct pop *, char *line);
+/* Runs line through the current state's table (a command of another
+ * state gets "not valid in this state"). */
+void	dispatch(struct pop *, const struct cmd *table, char *line);
 
-/* preauth.c: the AUTHORIZATION state, unprivileged in chroot_dir. */
-/* apop_ts: the monitor's APOP timestamp for the greeting, or NULL. */
+/* preauth.c: AUTHORIZATION, unprivileged in chroot_dir. apop_ts: the
+ * monitor's APOP timestamp for the greeting, or NULL. */
 void	preauth_run(int monitor_fd, const char *apop_ts);
-int	cmd_user(struct pop *, char *);
-int	cmd_pass(struct pop *, char *);
-int	cmd_auth(struct pop *, char *);
-int	cmd_apop(struct pop *, char *);
-int	cmd_stls(struct pop *, char *);
-/* May a plaintext password (USER/PASS, SASL PLAIN/LOGIN) be used now? */
-int	plaintext_auth_ok(const struct pop *);
 
-
-/* session.c: TRANSACTION and UPDATE, as the user. */
-void	session_run(const struct mailuser *, int leftover_fd, const char *mech,
+/* maildrop.c: TRANSACTION and UPDATE, as the user. */
+void	maildrop_run(const struct mailuser *, int leftover_fd, const char *mech,
 	    const char *ip);
-int	cmd_stat(struct pop *, char *);
-int	cmd_list(struct pop *, char *);
-int	cmd_uidl(struct pop *, char *);
-int	cmd_retr(struct pop *, char *);
-int	cmd_top(struct pop *, char *);
-int	cmd_dele(struct pop *, char *);
-int	cmd_noop(struct pop *, char *);
-int	cmd_rset(struct pop *, char *);
-int	cmd_last(struct pop *, char *);
-/* UPDATE: removes the deleted messages; replies. */
-void	session_update(struct pop *);
 
 #endif

@@ -26,11 +26,11 @@
 #include <unistd.h>
 
 #include "apop.h"
-#include "base64.h"
 #include "conf.h"
 #include "log.h"
 #include "pop3d.h"
 #include "privsep.h"
+#include "sasl.h"
 #include "tls_proxy.h"
 #include "tls_server.h"
 #include "util.h"
@@ -78,24 +78,24 @@ ask_monitor(struct pop *p, struct ps_frame *f)
 		close(fd);
 	if (ps_recv(p->mfd, f, -1) == -1 || f->len != 0)
 		fatalx("bad answer from monitor");
-	if (f->type != ANS_OK && sp[0] != -1)
+	if (f->type != POP_ANS_OK && sp[0] != -1)
 		close(sp[0]);
 	switch (f->type) {
-	case ANS_OK:
+	case POP_ANS_OK:
 		if (sp[0] != -1)	/* pop3_timeout ends the session first */
 			tls_proxy(&p->io, sp[0], (unsigned)conf.pop3_timeout + 60);
 		_exit(0);	/* the post-auth child takes over */
-	case ANS_PERM:
+	case POP_ANS_PERM:
 		reply(p, "-ERR [AUTH] Authentication failed");
 		if (++p->authfails >= POP3_AUTH_TRIES && !p->quit) {
 			reply(p, "-ERR [AUTH] Too many failures, closing connection");
 			p->quit = 1;
 		}
 		break;
-	case ANS_TEMP:
+	case POP_ANS_TEMP:
 		reply(p, "-ERR [SYS/TEMP] Authentication temporarily unavailable");
 		break;
-	case ANS_DELAY:
+	case POP_ANS_DELAY:
 		/* RFC 2449 8.1.1: not now, try again after a while */
 		reply(p, "-ERR [LOGIN-DELAY] Too many failed logins from your "
 		    "address, try again later");
@@ -106,34 +106,19 @@ ask_monitor(struct pop *p, struct ps_frame *f)
 	}
 }
 
-/* A name the monitor would refuse as malformed becomes "" (still a
- * failed attempt that costs the delay). */
-static const char *
-frame_name(const char *user)
-{
-	size_t i;
-
-	if (strlen(user) > USER_NAME_MAX)
-		return "";
-	for (i = 0; user[i] != '\0'; i++)
-		if ((unsigned char)user[i] < 0x20 || user[i] == 0x7f)
-			return "";
-	return user;
-}
-
 /* Asks the monitor; on success never returns. pass is wiped. */
 static void
-login(struct pop *p, const char *user, char *pass, size_t passlen,
+login(struct pop *p, const char *user, void *pass, size_t passlen,
     const char *mech)
 {
 	struct ps_frame f;
-	const char *u = frame_name(user);
+	const char *u = sasl_user(user, USER_NAME_MAX);
 
 	if (io_flush(&p->io) == -1) {
 		explicit_bzero(pass, passlen);
 		_exit(0);
 	}
-	ps_init(&f, REQ_AUTH);
+	ps_init(&f, POP_REQ_AUTH);
 	if (ps_put_str(&f, u) == -1 || ps_put_u32(&f, (uint32_t)passlen) == -1 ||
 	    ps_put_bytes(&f, pass, passlen) == -1 || ps_put_str(&f, mech) == -1)
 		fatalx("auth frame too long");
@@ -149,7 +134,7 @@ need_tls(struct pop *p)
 	    "use STLS first");
 }
 
-int
+static int
 cmd_stls(struct pop *p, char *arg)
 {
 	size_t dropped;
@@ -184,7 +169,7 @@ cmd_stls(struct pop *p, char *arg)
 	return R_DONE;
 }
 
-int
+static int
 cmd_user(struct pop *p, char *arg)
 {
 	if (*arg == '\0')
@@ -199,7 +184,7 @@ cmd_user(struct pop *p, char *arg)
 	return R_DONE;
 }
 
-int
+static int
 cmd_pass(struct pop *p, char *arg)
 {
 	size_t n = strlen(arg);
@@ -225,7 +210,7 @@ cmd_pass(struct pop *p, char *arg)
  * its own copy of the greeting timestamp; ours is sent so that it can
  * refuse a request that does not belong to this greeting.
  */
-int
+static int
 cmd_apop(struct pop *p, char *arg)
 {
 	struct ps_frame f;
@@ -243,153 +228,102 @@ cmd_apop(struct pop *p, char *arg)
 	p->have_user = 0;
 	if (io_flush(&p->io) == -1)
 		_exit(0);
-	ps_init(&f, REQ_APOP);
-	if (ps_put_str(&f, frame_name(arg)) == -1 ||
+	ps_init(&f, POP_REQ_APOP);
+	if (ps_put_str(&f, sasl_user(arg, USER_NAME_MAX)) == -1 ||
 	    ps_put_str(&f, digest) == -1 || ps_put_str(&f, p->apop_ts) == -1)
 		fatalx("apop frame too long");
 	ask_monitor(p, &f);
 	return R_DONE;
 }
 
-/*
- * Reads one SASL continuation line; *cancel when it was "*". 0 ok, -1 the
- * session is over, 1 a bad line (already answered).
- */
-static int
-sasl_line(struct pop *p, char *line, size_t size)
+/* The reply to an exchange that sasl_step ended with result r. */
+static void
+sasl_refused(struct pop *p, int r)
 {
-	int r = read_command(p, line, size);
-
-	if (r == -1)
-		return -1;
-	return r == 1 ? 0 : 1;
-}
-
-/* Decodes a SASL response: "=" is empty. -1 answered with -ERR. */
-static int
-sasl_decode(struct pop *p, const char *in, unsigned char *out, size_t *len)
-{
-	if (strcmp(in, "*") == 0) {
+	if (r == SASL_CANCEL)
 		reply(p, "-ERR authentication cancelled");
-		return -1;
-	}
-	if (strcmp(in, "=") == 0) {
-		*len = 0;
-		return 0;
-	}
-	if (b64_decode(in, out, SASL_MAX, len) == -1) {
+	else if (r == SASL_BAD_BASE64)
 		reply(p, "-ERR invalid base64 data");
-		return -1;
-	}
-	return 0;
+	else
+		reply(p, "-ERR malformed PLAIN response");
 }
 
+/*
+ * One PLAIN (RFC 4616) or LOGIN exchange (RFC 5034 4): the challenges go
+ * out as "+ ", the responses are parsed by sasl_step; ir is the initial
+ * response or NULL. On success never returns.
+ */
 static void
-auth_plain(struct pop *p, char *ir)
+auth_exchange(struct pop *p, int mech, char *ir)
 {
-	char line[POP3_CMD_MAX], user[USER_NAME_MAX + 2];
-	unsigned char buf[SASL_MAX + 1];
-	unsigned char *authz, *authc, *pw, *end;
-	size_t n;
+	char line[POP3_CMD_MAX], user[USER_NAME_MAX + 1];
+	unsigned char buf[SASL_MAX];
+	const char *challenge;
+	struct sasl x;
+	int r;
 
-	if (ir == NULL) {
-		reply(p, "+ ");
-		if (sasl_line(p, line, sizeof(line)) != 0)
-			return;
+	sasl_start(&x, mech, buf, sizeof(buf), user, sizeof(user));
+	while ((r = sasl_step(&x, ir, &challenge)) == SASL_CONTINUE) {
+		reply(p, "+ %s", challenge);
+		if (read_command(p, line, sizeof(line)) != 1)
+			goto out;	/* over, or a bad line (answered) */
 		ir = line;
 	}
-	if (sasl_decode(p, ir, buf, &n) == -1)
-		goto out;
-	end = buf + n;
-	authz = buf;
-	if ((authc = memchr(authz, '\0', n)) == NULL) {
-		reply(p, "-ERR malformed PLAIN response");
-		goto out;
-	}
-	authc++;
-	if ((pw = memchr(authc, '\0', (size_t)(end - authc))) == NULL) {
-		reply(p, "-ERR malformed PLAIN response");
-		goto out;
-	}
-	pw++;
-	if (memchr(pw, '\0', (size_t)(end - pw)) != NULL) {
-		reply(p, "-ERR malformed PLAIN response");
-		goto out;
-	}
-	if ((size_t)(pw - 1 - authc) > USER_NAME_MAX)
-		user[0] = '\0';
-	else {
-		memcpy(user, authc, (size_t)(pw - 1 - authc));
-		user[pw - 1 - authc] = '\0';
-	}
-	if (authz[0] != '\0' && strcmp((char *)authz, user) != 0) {
-		/* acting for someone else is not offered; a failed login */
-		user[0] = '\0';
-	}
-	login(p, user, (char *)pw, (size_t)(end - pw), "PLAIN");
+	if (r == SASL_OK)
+		login(p, user, x.pass, x.passlen, sasl_mech_name(mech));
+	else
+		sasl_refused(p, r);
 out:
 	explicit_bzero(buf, sizeof(buf));
 	explicit_bzero(line, sizeof(line));
 }
 
-static void
-auth_login(struct pop *p, char *ir)
-{
-	char line[POP3_CMD_MAX], user[USER_NAME_MAX + 2];
-	unsigned char buf[SASL_MAX + 1];
-	size_t n;
-
-	if (ir == NULL) {
-		reply(p, "+ VXNlcm5hbWU6");
-		if (sasl_line(p, line, sizeof(line)) != 0)
-			return;
-		ir = line;
-	}
-	if (sasl_decode(p, ir, buf, &n) == -1)
-		return;
-	if (n > USER_NAME_MAX || memchr(buf, '\0', n) != NULL)
-		n = 0;
-	memcpy(user, buf, n);
-	user[n] = '\0';
-	reply(p, "+ UGFzc3dvcmQ6");
-	if (sasl_line(p, line, sizeof(line)) != 0)
-		return;
-	if (sasl_decode(p, line, buf, &n) == -1)
-		goto out;
-	login(p, user, (char *)buf, n, "LOGIN");
-out:
-	explicit_bzero(buf, sizeof(buf));
-	explicit_bzero(line, sizeof(line));
-}
-
-int
+static int
 cmd_auth(struct pop *p, char *arg)
 {
 	char *ir;
+	int mech;
 
 	if (*arg == '\0') {	/* Outlook: list the mechanisms */
 		io_printf(&p->io, "+OK\r\n%s.\r\n", plaintext_auth_ok(p) ?
 		    "PLAIN\r\nLOGIN\r\n" : "");
 		return R_DONE;
 	}
-	if ((ir = strchr(arg, ' ')) != NULL) {
-		*ir++ = '\0';
-		if (*ir == '\0' || strchr(ir, ' ') != NULL)
-			return R_SYNTAX;
+	if (sasl_split(arg, &ir) == -1)
+		return R_SYNTAX;
+	if ((mech = sasl_mech(arg)) == 0) {
+		reply(p, "-ERR unsupported authentication mechanism");
+		return R_DONE;
 	}
-	if ((strcasecmp(arg, "PLAIN") == 0 || strcasecmp(arg, "LOGIN") == 0) &&
-	    !plaintext_auth_ok(p)) {
+	if (!plaintext_auth_ok(p)) {
 		need_tls(p);
 		return R_DONE;
 	}
-	if (strcasecmp(arg, "PLAIN") == 0)
-		auth_plain(p, ir);
-	else if (strcasecmp(arg, "LOGIN") == 0)
-		auth_login(p, ir);
-	else
-		reply(p, "-ERR unsupported authentication mechanism");
+	auth_exchange(p, mech, ir);
 	return R_DONE;
 }
+
+static int
+cmd_quit(struct pop *p, char *arg)
+{
+	if (*arg != '\0')
+		return R_SYNTAX;
+	reply(p, "+OK inetmail POP3 server signing off");
+	p->quit = 1;
+	return R_DONE;
+}
+
+/* AUTHORIZATION (RFC 1939 4, RFC 2449, RFC 2595, RFC 5034). */
+static const struct cmd auth_cmds[] = {
+	{ "CAPA",	0,		cmd_capa },
+	{ "USER",	0,		cmd_user },
+	{ "PASS",	CF_RAWARG,	cmd_pass },
+	{ "AUTH",	0,		cmd_auth },
+	{ "APOP",	0,		cmd_apop },
+	{ "STLS",	0,		cmd_stls },
+	{ "QUIT",	0,		cmd_quit },
+	{ NULL,		0,		NULL }
+};
 
 void
 preauth_run(int mfd, const char *apop_ts)
@@ -401,7 +335,7 @@ preauth_run(int mfd, const char *apop_ts)
 	memset(&p, 0, sizeof(p));
 	p.mfd = mfd;
 	p.apop_ts = apop_ts;
-	p.state = ST_AUTH;
+	enter_state(&p, ST_AUTH);
 	io_init(&p.io, 0, 1, POP3_TIMEOUT_AUTH);
 	if (tls_mode() == TLS_IMPLICIT &&
 	    tls_accept(&p.io, POP3_TIMEOUT_AUTH) == -1) {
@@ -416,7 +350,7 @@ preauth_run(int mfd, const char *apop_ts)
 		if ((r = read_command(&p, line, sizeof(line))) == -1)
 			break;
 		if (r == 1)
-			dispatch(&p, line);
+			dispatch(&p, auth_cmds, line);
 	}
 	explicit_bzero(line, sizeof(line));
 	io_flush(&p.io);

@@ -2,8 +2,10 @@
  * session.c - the SMTP session: runs unprivileged in chroot_dir, parses
  * everything the client sends, and asks the monitor a few fixed questions
  * (may this recipient receive; is this login right; is this sender the
- * user's; deliver this message). One command table;
- * handlers reply through reply(), which also counts errors.
+ * user's; deliver this message). One command table; each handler writes
+ * its own replies through reply(), which also counts errors, and returns
+ * R_DONE or a result for which the dispatcher writes the generic reply
+ * (syntax, bad sequence). State changes go through enter_state().
  *
  * DATA and BDAT are smuggling-proof: only CR LF "." CR LF ends DATA, where
  * the CR LF before the dot is the previous line's real end; a bare CR or LF
@@ -35,7 +37,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "base64.h"
 #include "buf.h"
 #include "conf.h"
 #include "lineio.h"
@@ -43,6 +44,7 @@
 #include "message.h"
 #include "params.h"
 #include "privsep.h"
+#include "sasl.h"
 #include "smtpd.h"
 #include "tls_server.h"
 #include "util.h"
@@ -55,6 +57,16 @@
 #define ST_ANY		0x0f
 
 #define CF_SYNC		0x01	/* must end a pipelined group (RFC 2920 3.1) */
+
+/* Handlers return one of these; the dispatcher writes the generic replies. */
+#define R_DONE		0	/* the handler replied */
+#define R_SYNTAX	1	/* 501 Syntax: the command's usage */
+#define R_NEED_HELO	2	/* 503 send HELO/EHLO first */
+#define R_NESTED_MAIL	3	/* 503 nested MAIL command */
+#define R_NEED_MAIL	4	/* 503 need MAIL command */
+#define R_NO_RCPT	5	/* 554 no valid recipients */
+#define R_NEED_RCPT	6	/* 503 need RCPT command */
+#define R_IN_TX		7	/* 503 MAIL transaction in progress */
 
 struct session {
 	struct io	 io;
@@ -103,6 +115,29 @@ reply(struct session *s, int code, const char *fmt, ...)
 	}
 }
 
+static const char *
+state_name(unsigned state)
+{
+	switch (state) {
+	case ST_GREET:	return "GREET";
+	case ST_HELO:	return "HELO";
+	case ST_MAIL:	return "MAIL";
+	case ST_RCPT:	return "RCPT";
+	default:	return "NONE";
+	}
+}
+
+/* Every state change goes through here, and is logged (with -d). */
+static void
+enter_state(struct session *s, unsigned state)
+{
+	if (s->state == state)
+		return;
+	log_debug("state from=%s to=%s", state_name(s->state),
+	    state_name(state));
+	s->state = state;
+}
+
 /* ---- transaction ------------------------------------------------------- */
 
 static void
@@ -123,7 +158,7 @@ static void
 reset_transaction(struct session *s)
 {
 	if (s->state & (ST_MAIL | ST_RCPT))
-		s->state = ST_HELO;
+		enter_state(s, ST_HELO);
 	s->nrcpt = 0;
 	s->sender[0] = '\0';
 	s->utf8 = 0;
@@ -265,20 +300,18 @@ helo_name_ok(const char *h)
 	    "0123456789.-_:[]") == n;
 }
 
-static void
+static int
 cmd_helo(struct session *s, char *arg, int esmtp)
 {
-	if (!helo_name_ok(arg)) {
-		reply(s, 501, "5.5.4 Syntax: %s hostname", esmtp ? "EHLO" : "HELO");
-		return;
-	}
+	if (!helo_name_ok(arg))
+		return R_SYNTAX;
 	reset_transaction(s);
 	str_copy(s->helo, sizeof(s->helo), arg);
 	s->esmtp = esmtp;
-	s->state = ST_HELO;
+	enter_state(s, ST_HELO);
 	if (!esmtp) {
 		io_printf(&s->io, "250 %s\r\n", conf.hostname);
-		return;
+		return R_DONE;
 	}
 	io_printf(&s->io, "250-%s\r\n250-PIPELINING\r\n250-SIZE %llu\r\n"
 	    "250-8BITMIME\r\n250-ENHANCEDSTATUSCODES\r\n%s%s250-SMTPUTF8\r\n"
@@ -288,10 +321,11 @@ cmd_helo(struct session *s, char *arg, int esmtp)
 	    "250-STARTTLS\r\n" : "",
 	    submission() && plaintext_auth_ok(s) ? "250-AUTH PLAIN LOGIN\r\n" :
 	    "");
+	return R_DONE;
 }
 
-static void cmd_ehlo(struct session *s, char *arg) { cmd_helo(s, arg, 1); }
-static void cmd_helo1(struct session *s, char *arg) { cmd_helo(s, arg, 0); }
+static int cmd_ehlo(struct session *s, char *arg) { return cmd_helo(s, arg, 1); }
+static int cmd_helo1(struct session *s, char *arg) { return cmd_helo(s, arg, 0); }
 
 /* Skips "FROM:" / "TO:" and optional spaces; NULL if absent. */
 static char *
@@ -307,7 +341,7 @@ after_keyword(char *arg, const char *kw)
 	return arg;
 }
 
-static void
+static int
 cmd_mail(struct session *s, char *arg)
 {
 	char addr[SMTP_PATH_MAX + 1], *p, *param;
@@ -316,20 +350,18 @@ cmd_mail(struct session *s, char *arg)
 
 	if (submission() && s->auth_user[0] == '\0') {
 		reply(s, 530, "5.7.0 Authentication required");
-		return;
+		return R_DONE;
 	}
-	if ((p = after_keyword(arg, "FROM:")) == NULL) {
-		reply(s, 501, "5.5.4 Syntax: MAIL FROM:<address>");
-		return;
-	}
+	if ((p = after_keyword(arg, "FROM:")) == NULL)
+		return R_SYNTAX;
 	if (parse_path(p, addr, sizeof(addr), &rest, &flags) == -1) {
 		reply(s, 501, "5.1.7 Bad sender address syntax");
-		return;
+		return R_DONE;
 	}
 	p = (char *)rest;
 	if (*p != '\0' && *p != ' ') {
 		reply(s, 501, "5.1.7 Bad sender address syntax");
-		return;
+		return R_DONE;
 	}
 	while ((param = strsep(&p, " ")) != NULL) {
 		uint64_t size;
@@ -338,22 +370,22 @@ cmd_mail(struct session *s, char *arg)
 			continue;
 		if (!s->esmtp) {
 			reply(s, 555, "5.5.4 Parameters need EHLO");
-			return;
+			return R_DONE;
 		}
 		if (str_prefix_ci(param, "SIZE=")) {
 			if (parse_u64(param + 5, UINT64_MAX, &size) == -1) {
 				reply(s, 501, "5.5.4 Bad SIZE parameter");
-				return;
+				return R_DONE;
 			}
 			if (size > conf.max_message_size) {
 				reply(s, 552, "5.3.4 Message size exceeds fixed limit");
-				return;
+				return R_DONE;
 			}
 		} else if (str_prefix_ci(param, "BODY=")) {
 			if (strcasecmp(param + 5, "7BIT") != 0 &&
 			    strcasecmp(param + 5, "8BITMIME") != 0) {
 				reply(s, 501, "5.5.4 Unsupported BODY type");
-				return;
+				return R_DONE;
 			}
 		} else if (strcasecmp(param, "SMTPUTF8") == 0) {
 			utf8 = 1;
@@ -361,12 +393,12 @@ cmd_mail(struct session *s, char *arg)
 			;	/* RFC 4954 5: accepted; meaningful only when relaying */
 		} else {
 			reply(s, 555, "5.5.4 Unsupported parameter %.40s", param);
-			return;
+			return R_DONE;
 		}
 	}
 	if ((flags & ADDR_UTF8) && !utf8) {
 		reply(s, 553, "5.6.7 Non-ASCII address needs SMTPUTF8");
-		return;
+		return R_DONE;
 	}
 	if (submission() && conf.sender_check) {
 		char user[USER_NAME_MAX + 1];
@@ -377,18 +409,19 @@ cmd_mail(struct session *s, char *arg)
 		case ANS_NOT_OWNER:
 			reply(s, 553, "5.7.1 <%s>: Sender address rejected: not "
 			    "owned by user %s", addr, user);
-			return;
+			return R_DONE;
 		default:
 			reply(s, 451, "4.3.0 <%s>: Temporary lookup failure", addr);
-			return;
+			return R_DONE;
 		}
 	}
 	new_msgid(s);
 	str_copy(s->sender, sizeof(s->sender), addr);
 	s->utf8 = utf8;
-	s->state = ST_MAIL;
+	enter_state(s, ST_MAIL);
 	s->nrcpt = 0;
 	reply(s, 250, "2.1.0 Ok");
+	return R_DONE;
 }
 
 /* RCPT in a transaction: the monitor checks the recipient and, knowing
@@ -407,34 +440,32 @@ ask_rcpt(struct session *s, const char *addr, char *detail, size_t size)
 	return f.type;
 }
 
-static void
+static int
 cmd_rcpt(struct session *s, char *arg)
 {
 	char addr[SMTP_PATH_MAX + 1], detail[32], *p;
 	const char *rest;
 	int flags;
 
-	if ((p = after_keyword(arg, "TO:")) == NULL) {
-		reply(s, 501, "5.5.4 Syntax: RCPT TO:<address>");
-		return;
-	}
+	if ((p = after_keyword(arg, "TO:")) == NULL)
+		return R_SYNTAX;
 	if (parse_path(p, addr, sizeof(addr), &rest, &flags) == -1 ||
 	    addr[0] == '\0') {
 		reply(s, 501, "5.1.3 Bad recipient address syntax");
-		return;
+		return R_DONE;
 	}
 	if (*rest != '\0') {
 		reply(s, *rest == ' ' ? 555 : 501, *rest == ' ' ?
 		    "5.5.4 Unsupported parameter" : "5.1.3 Bad recipient address syntax");
-		return;
+		return R_DONE;
 	}
 	if ((flags & ADDR_UTF8) && !s->utf8) {
 		reply(s, 553, "5.6.7 Non-ASCII address needs SMTPUTF8");
-		return;
+		return R_DONE;
 	}
 	if (s->nrcpt >= conf.max_recipients) {
 		reply(s, 452, "4.5.3 Error: too many recipients");
-		return;
+		return R_DONE;
 	}
 	/* relaying is the monitor's decision: it knows who authenticated
 	 * and the client's real address */
@@ -443,41 +474,40 @@ cmd_rcpt(struct session *s, char *arg)
 		break;
 	case ANS_RELAY:
 		reply(s, 554, "5.7.1 <%s>: Relay access denied", addr);
-		return;
+		return R_DONE;
 	case ANS_NOUSER:
 		reply(s, 550, "5.1.1 <%s>: Recipient address rejected: User unknown", addr);
-		return;
+		return R_DONE;
 	case ANS_GREYLISTED:
 		reply(s, 450, "4.2.0 <%s>: Recipient address rejected: "
 		    "Greylisted, try again in %s seconds", addr, detail);
-		return;
+		return R_DONE;
 	default:
 		reply(s, 451, "4.3.0 <%s>: Temporary lookup failure", addr);
-		return;
+		return R_DONE;
 	}
 	if (s->rcpts == NULL)
 		s->rcpts = xcalloc(conf.max_recipients, sizeof(*s->rcpts));
 	str_copy(s->rcpts[s->nrcpt++], sizeof(s->rcpts[0]), addr);
-	s->state = ST_RCPT;
+	enter_state(s, ST_RCPT);
 	reply(s, 250, "2.1.5 Ok");
+	return R_DONE;
 }
 
-static void
+static int
 cmd_data(struct session *s, char *arg)
 {
 	int r;
 
-	if (*arg != '\0') {
-		reply(s, 501, "5.5.4 Syntax: DATA");
-		return;
-	}
+	if (*arg != '\0')
+		return R_SYNTAX;
 	if (s->bdat) {
 		reply(s, 503, "5.5.1 Error: DATA after BDAT");
-		return;
+		return R_DONE;
 	}
 	if (msgw_start(&s->w) == -1) {
 		reply(s, 451, "4.3.0 Error: local error");
-		return;
+		return R_DONE;
 	}
 	write_received(s);
 	reply(s, 354, "End data with <CR><LF>.<CR><LF>");
@@ -487,12 +517,13 @@ cmd_data(struct session *s, char *arg)
 			reply(s, 421, "4.4.2 %s Error: timeout exceeded", conf.hostname);
 		log_info("msgid=%s status=lost_connection during DATA", s->msgid);
 		s->quit = 1;
-		return;
+		return R_DONE;
 	}
 	finish_message(s);
+	return R_DONE;
 }
 
-static void
+static int
 cmd_bdat(struct session *s, char *arg)
 {
 	char chunk[16384], *sp, *last = NULL;
@@ -504,12 +535,10 @@ cmd_bdat(struct session *s, char *arg)
 		*sp = '\0';
 		last = sp + 1;
 	}
+	/* A syntax error: the chunk length is unknown, nothing can be skipped. */
 	if (parse_u64(arg, UINT64_MAX / 2, &size) == -1 ||
-	    (last != NULL && !(is_last = strcasecmp(last, "LAST") == 0))) {
-		/* The chunk length is unknown, so nothing can be skipped. */
-		reply(s, 501, "5.5.4 Syntax: BDAT size [LAST]");
-		return;
-	}
+	    (last != NULL && !(is_last = strcasecmp(last, "LAST") == 0)))
+		return R_SYNTAX;
 	/* The chunk is read in full even when it is refused (RFC 3030 2). */
 	if (s->state == ST_RCPT && !s->bdat_failed && !s->bdat) {
 		if (msgw_start(&s->w) == -1)
@@ -527,38 +556,35 @@ cmd_bdat(struct session *s, char *arg)
 			if (n == IO_TIMEOUT)
 				reply(s, 421, "4.4.2 %s Error: timeout exceeded", conf.hostname);
 			s->quit = 1;
-			return;
+			return R_DONE;
 		}
 		if (s->bdat)
 			msgw_feed(&s->w, chunk, (size_t)n);
 		left -= (uint64_t)n;
 	}
-	if (s->state == ST_GREET || s->state == ST_HELO) {
-		reply(s, 503, "5.5.1 Error: need MAIL command");
-		return;
-	}
-	if (s->state == ST_MAIL) {
-		reply(s, 554, "5.5.1 Error: no valid recipients");
-		return;
-	}
+	if (s->state == ST_GREET || s->state == ST_HELO)
+		return R_NEED_MAIL;
+	if (s->state == ST_MAIL)
+		return R_NO_RCPT;
 	if (!s->bdat) {
 		reply(s, s->bdat_failed ? 503 : 451, s->bdat_failed ?
 		    "5.5.1 Error: transaction failed, send RSET" :
 		    "4.3.0 Error: local error");
-		return;
+		return R_DONE;
 	}
 	if (is_last) {
 		finish_message(s);
-		return;
+		return R_DONE;
 	}
 	if (s->w.err & E_SIZE) {
 		reply(s, 552, "5.3.4 Error: message too big");
 		msgw_discard(&s->w);
 		s->bdat = 0;
 		s->bdat_failed = 1;
-		return;
+		return R_DONE;
 	}
 	reply(s, 250, "2.0.0 Ok: %llu octets received", (unsigned long long)size);
+	return R_DONE;
 }
 
 /* Tells the monitor that plaintext is over (it must not write any). */
@@ -572,31 +598,27 @@ tls_notify(struct session *s)
 		fatalx("monitor went away");
 }
 
-static void
+static int
 cmd_starttls(struct session *s, char *arg)
 {
 	size_t dropped;
 
 	if (tls_active(&s->io)) {
 		reply(s, 503, "5.5.1 Error: TLS already active");
-		return;
+		return R_DONE;
 	}
 	if (tls_mode() != TLS_STARTTLS) {
 		reply(s, 502, "5.5.1 Error: command not implemented");
-		return;
+		return R_DONE;
 	}
-	if (*arg != '\0') {
-		reply(s, 501, "5.5.4 Syntax: STARTTLS");
-		return;
-	}
-	if (s->state & (ST_MAIL | ST_RCPT)) {
-		reply(s, 503, "5.5.1 Error: MAIL transaction in progress");
-		return;
-	}
+	if (*arg != '\0')
+		return R_SYNTAX;
+	if (s->state & (ST_MAIL | ST_RCPT))
+		return R_IN_TX;
 	reply(s, 220, "2.0.0 Ready to start TLS");
 	if (io_flush(&s->io) == -1) {
 		s->quit = 1;
-		return;
+		return R_DONE;
 	}
 	/* CVE-2011-0411: no plaintext from before the handshake survives it. */
 	dropped = s->io.inlen - s->io.inpos;
@@ -607,16 +629,17 @@ cmd_starttls(struct session *s, char *arg)
 	if (tls_accept(&s->io, (unsigned)conf.smtp_timeout) == -1) {
 		log_info("disconnect reason=tls_handshake_failed");
 		s->quit = 1;
-		return;
+		return R_DONE;
 	}
 	tls_notify(s);
 	/* RFC 3207 4.2: forget everything, the client starts with EHLO
 	 * (a login before TLS too; the monitor forgets it at REQ_TLS). */
 	reset_transaction(s);
-	s->state = ST_GREET;
+	enter_state(s, ST_GREET);
 	s->esmtp = 0;
 	s->helo[0] = '\0';
 	s->auth_user[0] = '\0';
+	return R_DONE;
 }
 
 /* ---- AUTH (RFC 4954) ----------------------------------------------------- */
@@ -660,39 +683,16 @@ sasl_line(struct session *s, char *line, size_t size)
 	return 0;
 }
 
-/* Decodes a SASL response ("=" is empty, "*" cancels); -1 answered. */
-static int
-sasl_decode(struct session *s, const char *in, unsigned char *out,
-    size_t *len)
+/* The reply to an exchange that sasl_step ended with result r. */
+static void
+sasl_refused(struct session *s, int r)
 {
-	if (strcmp(in, "*") == 0) {
+	if (r == SASL_CANCEL)
 		reply(s, 501, "5.7.0 Authentication aborted");
-		return -1;
-	}
-	if (strcmp(in, "=") == 0) {
-		*len = 0;
-		return 0;
-	}
-	if (b64_decode(in, out, SASL_MAX, len) == -1) {
+	else if (r == SASL_BAD_BASE64)
 		reply(s, 501, "5.5.2 Cannot decode response");
-		return -1;
-	}
-	return 0;
-}
-
-/* A name the monitor would refuse as malformed becomes "" (still a
- * failed attempt that costs the delay and counts for the throttle). */
-static const char *
-frame_name(const char *user)
-{
-	size_t i;
-
-	if (strlen(user) > USER_NAME_MAX)
-		return "";
-	for (i = 0; user[i] != '\0'; i++)
-		if ((unsigned char)user[i] < 0x20 || user[i] == 0x7f)
-			return "";
-	return user;
+	else
+		reply(s, 501, "5.5.2 Malformed PLAIN response");
 }
 
 /* Asks the monitor to check user/pass and answers the client. */
@@ -702,7 +702,7 @@ login(struct session *s, const char *user, unsigned char *pass,
 {
 	struct ps_frame f;
 	char who[USER_NAME_MAX + 1];
-	const char *u = frame_name(user);
+	const char *u = sasl_user(user, USER_NAME_MAX);
 
 	if (passlen > SMTP_PASS_MAX) {	/* no such password: fail, checked */
 		u = "";
@@ -747,157 +747,105 @@ login(struct session *s, const char *user, unsigned char *pass,
 	}
 }
 
-/* PLAIN (RFC 4616): [authzid] NUL authcid NUL passwd. */
+/*
+ * One PLAIN (RFC 4616) or LOGIN exchange: the challenges go out as "334",
+ * the responses are parsed by sasl_step; ir is the initial response or
+ * NULL.
+ */
 static void
-auth_plain(struct session *s, char *ir)
+auth_exchange(struct session *s, int mech, char *ir)
 {
 	static char line[SMTP_AUTH_LINE_MAX];
-	static unsigned char buf[SASL_MAX + 1];
-	unsigned char *authz, *authc, *pw, *end;
-	char user[USER_NAME_MAX + 2];
-	size_t n;
+	static unsigned char buf[SASL_MAX];
+	char user[USER_NAME_MAX + 1];
+	const char *challenge;
+	struct sasl x;
+	int r;
 
-	if (ir == NULL) {
-		io_printf(&s->io, "334 \r\n");
+	sasl_start(&x, mech, buf, sizeof(buf), user, sizeof(user));
+	while ((r = sasl_step(&x, ir, &challenge)) == SASL_CONTINUE) {
+		io_printf(&s->io, "334 %s\r\n", challenge);
 		if (sasl_line(s, line, sizeof(line)) == -1)
 			goto out;
 		ir = line;
 	}
-	if (sasl_decode(s, ir, buf, &n) == -1)
-		goto out;
-	end = buf + n;
-	authz = buf;
-	if ((authc = memchr(authz, '\0', n)) == NULL ||
-	    (pw = memchr(authc + 1, '\0', (size_t)(end - authc - 1))) == NULL ||
-	    memchr(pw + 1, '\0', (size_t)(end - pw - 1)) != NULL) {
-		reply(s, 501, "5.5.2 Malformed PLAIN response");
-		goto out;
-	}
-	authc++;
-	pw++;
-	if ((size_t)(pw - 1 - authc) > USER_NAME_MAX)
-		user[0] = '\0';
-	else {
-		memcpy(user, authc, (size_t)(pw - 1 - authc));
-		user[pw - 1 - authc] = '\0';
-	}
-	/* acting for someone else is not offered: a failed login */
-	if (authz[0] != '\0' && strcmp((char *)authz, user) != 0)
-		user[0] = '\0';
-	login(s, user, pw, (size_t)(end - pw), "PLAIN");
+	if (r == SASL_OK)
+		login(s, user, x.pass, x.passlen, sasl_mech_name(mech));
+	else
+		sasl_refused(s, r);
 out:
 	explicit_bzero(buf, sizeof(buf));
 	explicit_bzero(line, sizeof(line));
 }
 
-/* LOGIN (draft-murchison-sasl-login): user name, then password. */
-static void
-auth_login(struct session *s, char *ir)
-{
-	static char line[SMTP_AUTH_LINE_MAX];
-	static unsigned char buf[SASL_MAX + 1];
-	char user[USER_NAME_MAX + 2];
-	size_t n;
-
-	if (ir == NULL) {
-		io_printf(&s->io, "334 VXNlcm5hbWU6\r\n");
-		if (sasl_line(s, line, sizeof(line)) == -1)
-			goto out;
-		ir = line;
-	}
-	if (sasl_decode(s, ir, buf, &n) == -1)
-		goto out;
-	if (n > USER_NAME_MAX || memchr(buf, '\0', n) != NULL)
-		n = 0;
-	memcpy(user, buf, n);
-	user[n] = '\0';
-	io_printf(&s->io, "334 UGFzc3dvcmQ6\r\n");
-	if (sasl_line(s, line, sizeof(line)) == -1 ||
-	    sasl_decode(s, line, buf, &n) == -1)
-		goto out;
-	login(s, user, buf, n, "LOGIN");
-out:
-	explicit_bzero(buf, sizeof(buf));
-	explicit_bzero(line, sizeof(line));
-}
-
-static void
+static int
 cmd_auth(struct session *s, char *arg)
 {
 	char *ir;
+	int mech;
 
 	if (!submission()) {
 		reply(s, 503, "5.5.1 Error: authentication not enabled");
-		return;
+		return R_DONE;
 	}
 	if (!s->esmtp) {
 		reply(s, 503, "5.5.1 Error: send EHLO first");
-		return;
+		return R_DONE;
 	}
-	if (s->state & (ST_MAIL | ST_RCPT)) {
-		reply(s, 503, "5.5.1 Error: MAIL transaction in progress");
-		return;
-	}
+	if (s->state & (ST_MAIL | ST_RCPT))
+		return R_IN_TX;
 	if (s->auth_user[0] != '\0') {
 		reply(s, 503, "5.5.1 Error: already authenticated");
-		return;
+		return R_DONE;
 	}
-	if ((ir = strchr(arg, ' ')) != NULL) {
-		*ir++ = '\0';
-		if (*ir == '\0' || strchr(ir, ' ') != NULL) {
-			reply(s, 501, "5.5.4 Syntax: AUTH mechanism "
-			    "[initial-response]");
-			return;
-		}
-	}
-	if (*arg == '\0') {
-		reply(s, 501, "5.5.4 Syntax: AUTH mechanism [initial-response]");
-		return;
-	}
-	if (strcasecmp(arg, "PLAIN") != 0 && strcasecmp(arg, "LOGIN") != 0) {
+	if (sasl_split(arg, &ir) == -1 || *arg == '\0')
+		return R_SYNTAX;
+	if ((mech = sasl_mech(arg)) == 0) {
 		reply(s, 504, "5.5.4 Unrecognized authentication type");
-		return;
+		return R_DONE;
 	}
 	if (!plaintext_auth_ok(s)) {
 		reply(s, 538, "5.7.11 Encryption required for requested "
 		    "authentication mechanism");
-		return;
+		return R_DONE;
 	}
-	if (strcasecmp(arg, "PLAIN") == 0)
-		auth_plain(s, ir);
-	else
-		auth_login(s, ir);
+	auth_exchange(s, mech, ir);
+	return R_DONE;
 }
 
-static void
+static int
 cmd_rset(struct session *s, char *arg)
 {
 	(void)arg;
 	reset_transaction(s);
 	reply(s, 250, "2.0.0 Ok");
+	return R_DONE;
 }
 
-static void
+static int
 cmd_noop(struct session *s, char *arg)
 {
 	(void)arg;
 	reply(s, 250, "2.0.0 Ok");
+	return R_DONE;
 }
 
-static void
+static int
 cmd_quit(struct session *s, char *arg)
 {
 	(void)arg;
 	reply(s, 221, "2.0.0 Bye");
 	s->quit = 1;
+	return R_DONE;
 }
 
-static void
+static int
 cmd_help(struct session *s, char *arg)
 {
 	(void)arg;
 	reply(s, 214, "2.0.0 Commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP "
 	    "QUIT HELP VRFY EXPN%s", submission() ? " AUTH" : "");
+	return R_DONE;
 }
 
 /* VRFY and EXPN take a bare name or a path. */
@@ -915,23 +863,21 @@ name_arg(const char *arg, char *addr, size_t size)
 	return str_copy(addr, size, arg);
 }
 
-static void
+static int
 cmd_vrfy(struct session *s, char *arg)
 {
 	char addr[SMTP_PATH_MAX + 1], detail[8];
 
-	if (arg[0] == '\0') {
-		reply(s, 501, "5.5.4 Syntax: VRFY address");
-		return;
-	}
+	if (arg[0] == '\0')
+		return R_SYNTAX;
 	if (!conf.vrfy) {
 		reply(s, 252, "2.5.2 Cannot VRFY user, but will accept message "
 		    "and attempt delivery");
-		return;
+		return R_DONE;
 	}
 	if (name_arg(arg, addr, sizeof(addr)) == -1) {
 		reply(s, 501, "5.1.3 Bad address syntax");
-		return;
+		return R_DONE;
 	}
 	switch (ask(s, REQ_RCPT, addr, detail, sizeof(detail))) {
 	case ANS_OK:
@@ -943,71 +889,87 @@ cmd_vrfy(struct session *s, char *arg)
 	default:
 		reply(s, 451, "4.3.0 Temporary lookup failure");
 	}
+	return R_DONE;
 }
 
-static void
+static int
 cmd_expn(struct session *s, char *arg)
 {
 	char addr[SMTP_PATH_MAX + 1], list[1024], *p, *name;
 
 	if (!conf.expn) {
 		reply(s, 502, "5.5.1 EXPN not available");
-		return;
+		return R_DONE;
 	}
-	if (name_arg(arg, addr, sizeof(addr)) == -1) {
-		reply(s, 501, "5.5.4 Syntax: EXPN name");
-		return;
-	}
+	if (name_arg(arg, addr, sizeof(addr)) == -1)
+		return R_SYNTAX;
 	if (ask(s, REQ_EXPN, addr, list, sizeof(list)) != ANS_OK) {
 		reply(s, 550, "5.1.1 <%s>: no such list or user", addr);
-		return;
+		return R_DONE;
 	}
 	p = list;
 	while ((name = strsep(&p, " ")) != NULL)
 		io_printf(&s->io, "250%c2.1.5 <%s%s%s>\r\n", p ? '-' : ' ', name,
 		    strchr(name, '@') ? "" : "@",	/* forwarding: an address */
 		    strchr(name, '@') ? "" : conf.hostname);
+	return R_DONE;
 }
 
 struct cmd {
 	const char	*name;
 	unsigned	 states;
 	unsigned	 flags;
-	void		(*fn)(struct session *, char *);
+	int		(*fn)(struct session *, char *);
+	const char	*usage;		/* for R_SYNTAX */
 };
 
 static const struct cmd cmds[] = {
-	{ "EHLO",	ST_ANY,			CF_SYNC,	cmd_ehlo },
-	{ "HELO",	ST_ANY,			CF_SYNC,	cmd_helo1 },
-	{ "MAIL",	ST_HELO,		0,		cmd_mail },
-	{ "RCPT",	ST_MAIL | ST_RCPT,	0,		cmd_rcpt },
-	{ "DATA",	ST_RCPT,		CF_SYNC,	cmd_data },
-	{ "BDAT",	ST_ANY,			0,		cmd_bdat },
-	{ "RSET",	ST_ANY,			0,		cmd_rset },
-	{ "NOOP",	ST_ANY,			CF_SYNC,	cmd_noop },
-	{ "QUIT",	ST_ANY,			CF_SYNC,	cmd_quit },
-	{ "HELP",	ST_ANY,			0,		cmd_help },
-	{ "VRFY",	ST_ANY,			CF_SYNC,	cmd_vrfy },
-	{ "EXPN",	ST_ANY,			CF_SYNC,	cmd_expn },
-	{ "STARTTLS",	ST_ANY,			0,		cmd_starttls },
-	{ "AUTH",	ST_HELO | ST_MAIL | ST_RCPT, 0,		cmd_auth },
-	{ NULL,		0,			0,		NULL },
+	{ "EHLO",	ST_ANY,		CF_SYNC,	cmd_ehlo, "EHLO hostname" },
+	{ "HELO",	ST_ANY,		CF_SYNC,	cmd_helo1, "HELO hostname" },
+	{ "MAIL",	ST_HELO,	0,		cmd_mail,
+	    "MAIL FROM:<address>" },
+	{ "RCPT",	ST_MAIL | ST_RCPT, 0,		cmd_rcpt, "RCPT TO:<address>" },
+	{ "DATA",	ST_RCPT,	CF_SYNC,	cmd_data, "DATA" },
+	{ "BDAT",	ST_ANY,		0,		cmd_bdat, "BDAT size [LAST]" },
+	{ "RSET",	ST_ANY,		0,		cmd_rset, NULL },
+	{ "NOOP",	ST_ANY,		CF_SYNC,	cmd_noop, NULL },
+	{ "QUIT",	ST_ANY,		CF_SYNC,	cmd_quit, NULL },
+	{ "HELP",	ST_ANY,		0,		cmd_help, NULL },
+	{ "VRFY",	ST_ANY,		CF_SYNC,	cmd_vrfy, "VRFY address" },
+	{ "EXPN",	ST_ANY,		CF_SYNC,	cmd_expn, "EXPN name" },
+	{ "STARTTLS",	ST_ANY,		0,		cmd_starttls, "STARTTLS" },
+	{ "AUTH",	ST_HELO | ST_MAIL | ST_RCPT, 0,	cmd_auth,
+	    "AUTH mechanism [initial-response]" },
+	{ NULL,		0,		0,		NULL, NULL },
 };
 
-/* The reply for a command that is valid but not now. */
-static void
-wrong_state(struct session *s, const struct cmd *c)
+/* The generic replies, by handler result (R_SYNTAX adds the row's usage). */
+static const struct {
+	int		 code;
+	const char	*text;
+} generic[] = {
+	[R_SYNTAX] =		{ 501, "5.5.4 Syntax:" },
+	[R_NEED_HELO] =		{ 503, "5.5.1 Error: send HELO/EHLO first" },
+	[R_NESTED_MAIL] =	{ 503, "5.5.1 Error: nested MAIL command" },
+	[R_NEED_MAIL] =		{ 503, "5.5.1 Error: need MAIL command" },
+	[R_NO_RCPT] =		{ 554, "5.5.1 Error: no valid recipients" },
+	[R_NEED_RCPT] =		{ 503, "5.5.1 Error: need RCPT command" },
+	[R_IN_TX] =		{ 503, "5.5.1 Error: MAIL transaction in progress" },
+};
+
+/* The result for a command that is valid but not now. */
+static int
+wrong_state(const struct session *s, const struct cmd *c)
 {
 	if (s->state == ST_GREET)
-		reply(s, 503, "5.5.1 Error: send HELO/EHLO first");
-	else if (strcmp(c->name, "MAIL") == 0)
-		reply(s, 503, "5.5.1 Error: nested MAIL command");
-	else if (strcmp(c->name, "RCPT") == 0)
-		reply(s, 503, "5.5.1 Error: need MAIL command");
-	else if (s->state == ST_MAIL)
-		reply(s, 554, "5.5.1 Error: no valid recipients");
-	else
-		reply(s, 503, "5.5.1 Error: need RCPT command");
+		return R_NEED_HELO;
+	if (strcmp(c->name, "MAIL") == 0)
+		return R_NESTED_MAIL;
+	if (strcmp(c->name, "RCPT") == 0)
+		return R_NEED_MAIL;
+	if (s->state == ST_MAIL)
+		return R_NO_RCPT;
+	return R_NEED_RCPT;
 }
 
 static void
@@ -1016,6 +978,7 @@ dispatch(struct session *s, char *line)
 	const struct cmd *c;
 	char *arg = line + strcspn(line, " ");
 	size_t n = (size_t)(arg - line);
+	int r;
 
 	if (*arg == ' ')
 		*arg++ = '\0';
@@ -1032,11 +995,17 @@ dispatch(struct session *s, char *line)
 		s->quit = 1;
 		return;
 	}
-	if (!(c->states & s->state)) {
-		wrong_state(s, c);
+	r = c->states & s->state ? c->fn(s, arg) : wrong_state(s, c);
+	if (r == R_DONE)
 		return;
-	}
-	c->fn(s, arg);
+	if (r < 0 || (size_t)r >= sizeof(generic) / sizeof(generic[0]) ||
+	    generic[r].text == NULL)
+		fatalx("handler %s: bad result %d", c->name, r);
+	if (r == R_SYNTAX)
+		reply(s, generic[r].code, "%s %s", generic[r].text,
+		    c->usage != NULL ? c->usage : c->name);
+	else
+		reply(s, generic[r].code, "%s", generic[r].text);
 }
 
 /* Waits up to ms for input (or EOF) on fd, before the greeting. */
@@ -1111,7 +1080,7 @@ session_run(int mfd, const struct peer *peer)
 	memset(&s, 0, sizeof(s));
 	s.mfd = mfd;
 	s.peer = peer;
-	s.state = ST_GREET;
+	enter_state(&s, ST_GREET);
 	s.w.fd = -1;
 	io_init(&s.io, 0, 1, (unsigned)conf.smtp_timeout);
 	s.io.crlf_only = 1;

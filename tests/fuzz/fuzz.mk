@@ -51,12 +51,13 @@ FUZZ_SRC_fuzz_queue_record = $(LM)/relay/queue.c $(LM)/base/store.c $(LM)/common
 FUZZ_SRC_fuzz_lineio	   = $(LM)/base/lineio.c $(LM)/base/buf.c $(LM)/base/util.c $(LM)/base/log.c
 FUZZ_SRC_fuzz_smtp_data	   = smtpd/message.c $(LM)/base/lineio.c $(LM)/base/buf.c \
 			     $(LM)/common/conf.c $(LM)/base/util.c $(LM)/base/log.c
-FUZZ_POP3_SRC		   = pop3d/common.c pop3d/preauth.c $(LM)/base/base64.c \
+FUZZ_POP3_SRC		   = pop3d/common.c pop3d/preauth.c $(LM)/base/sasl.c $(LM)/base/base64.c \
 			     $(LM)/common/apop.c $(LM)/base/tls.c $(LM)/base/tls_server.c \
 			     $(LM)/base/tls_proxy.c $(LM)/base/lineio.c \
 			     $(LM)/base/privsep.c $(LM)/base/buf.c $(LM)/common/conf.c \
 			     $(LM)/base/util.c $(LM)/base/log.c
 FUZZ_SRC_fuzz_base64	   = $(LM)/base/base64.c
+FUZZ_SRC_fuzz_sasl	   = $(LM)/base/sasl.c $(LM)/base/base64.c
 FUZZ_SRC_fuzz_pop3_preauth = $(FUZZ_POP3_SRC)
 
 define FUZZ_RULE

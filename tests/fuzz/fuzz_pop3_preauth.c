@@ -1,8 +1,9 @@
 /*
  * fuzz_pop3_preauth.c - the whole pre-authentication POP3 session
- * (pop3d/preauth.c + common.c): the line policy, the command table and
- * dispatcher, USER/PASS, APOP, AUTH PLAIN/LOGIN with their base64 SASL
- * exchanges - exactly the code that faces the internet before login. The
+ * (pop3d/preauth.c + common.c + libmail/base/sasl.c): the line policy,
+ * the AUTHORIZATION command table and the dispatcher, USER/PASS, APOP,
+ * AUTH PLAIN/LOGIN with their base64 SASL exchanges - exactly the code
+ * that faces the internet before login. The
  * client input (all of it, then EOF) arrives on fd 0, replies go to a memfd
  * on fd 1, and a fake monitor has three "authentication failed" answers
  * queued (three failures end the session, so no more are ever needed).
@@ -10,11 +11,12 @@
  * Input: byte 0 bit 0 = APOP on (a greeting timestamp), the rest the client
  * stream. Invariants: every reply line is at most 512 octets with CRLF and
  * starts "+OK", "-ERR", "+ " or belongs to a CAPA/AUTH list; every login
- * request the monitor receives is a well-formed frame (type REQ_AUTH or
- * REQ_APOP, clean user name of at most USER_NAME_MAX, password length that
+ * request the monitor receives is a well-formed frame (type POP_REQ_AUTH or
+ * POP_REQ_APOP, clean user name of at most USER_NAME_MAX, password length that
  * matches, a known mechanism, nothing trailing); the pipelined input handed
  * over with it is exactly the tail of what the client sent; at most three
- * requests; no transaction-state handler is ever reached (pop3_stubs.h).
+ * requests. The TRANSACTION handlers (pop3d/maildrop.c) are not even
+ * linked: each state has its own command table, so none can be reached.
  */
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -23,7 +25,7 @@
 
 #include "conf.h"
 #include "fuzz.h"
-#include "pop3_stubs.h"
+#include "pop3d.h"
 #include "privsep.h"
 
 static void
@@ -74,9 +76,9 @@ check_requests(int mfd, const uint8_t *in, size_t inlen)
 
 	while (ps_recv(mfd, &f, 0) == 0) {
 		nreq++;
-		FUZZ_CHECK(f.type == REQ_AUTH || f.type == REQ_APOP);
+		FUZZ_CHECK(f.type == POP_REQ_AUTH || f.type == POP_REQ_APOP);
 		FUZZ_CHECK(ps_get_str(&f, user, sizeof(user)) == 0);
-		if (f.type == REQ_AUTH) {
+		if (f.type == POP_REQ_AUTH) {
 			FUZZ_CHECK(ps_get_u32(&f, &plen) == 0);
 			FUZZ_CHECK(plen <= POP3_CMD_MAX);
 			FUZZ_CHECK(ps_get_bytes(&f, pass, plen) == 0);
@@ -125,7 +127,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	shutdown(cv[1], SHUT_WR);
 	for (i = 0; i < POP3_AUTH_TRIES; i++) {
-		ps_init(&f, ANS_PERM);
+		ps_init(&f, POP_ANS_PERM);
 		if (ps_send(mv[0], &f, -1) == -1)
 			abort();
 	}

@@ -1,6 +1,7 @@
 /*
- * session.c - TRANSACTION and UPDATE, running as the mail user (the
- * monitor's post-auth child, already dropped to that user).
+ * maildrop.c - the TRANSACTION and UPDATE states, running as the mail
+ * user (the monitor's post-auth child, already dropped to that user): the
+ * maildrop's lock, its message list, the commands on it and its update.
  *
  * Maildrop lock: MAILDIR/inetmail/pop3.lock, flock(LOCK_EX|LOCK_NB) for the
  * whole session; a second session gets -ERR [IN-USE]; the lock dies with
@@ -201,7 +202,7 @@ totals(struct pop *p, size_t *count, uint64_t *size)
 
 /* ---- commands ---- */
 
-int
+static int
 cmd_stat(struct pop *p, char *arg)
 {
 	size_t n;
@@ -253,13 +254,13 @@ listing(struct pop *p, char *arg, int uidl)
 	return R_DONE;
 }
 
-int
+static int
 cmd_list(struct pop *p, char *arg)
 {
 	return listing(p, arg, 0);
 }
 
-int
+static int
 cmd_uidl(struct pop *p, char *arg)
 {
 	return listing(p, arg, 1);
@@ -371,7 +372,7 @@ send_message(struct pop *p, struct msg *m, int64_t body_lines)
 	return 0;
 }
 
-int
+static int
 cmd_retr(struct pop *p, char *arg)
 {
 	struct msg *m;
@@ -387,7 +388,7 @@ cmd_retr(struct pop *p, char *arg)
 	return R_DONE;
 }
 
-int
+static int
 cmd_top(struct pop *p, char *arg)
 {
 	char *sp = strchr(arg, ' ');
@@ -407,7 +408,7 @@ cmd_top(struct pop *p, char *arg)
 	return R_DONE;
 }
 
-int
+static int
 cmd_dele(struct pop *p, char *arg)
 {
 	struct msg *m;
@@ -428,7 +429,7 @@ cmd_dele(struct pop *p, char *arg)
 	return R_DONE;
 }
 
-int
+static int
 cmd_noop(struct pop *p, char *arg)
 {
 	if (*arg != '\0')
@@ -437,7 +438,7 @@ cmd_noop(struct pop *p, char *arg)
 	return R_DONE;
 }
 
-int
+static int
 cmd_rset(struct pop *p, char *arg)
 {
 	size_t i, n;
@@ -455,7 +456,7 @@ cmd_rset(struct pop *p, char *arg)
 	return R_DONE;
 }
 
-int
+static int
 cmd_last(struct pop *p, char *arg)
 {
 	if (*arg != '\0')
@@ -466,8 +467,9 @@ cmd_last(struct pop *p, char *arg)
 
 /* ---- UPDATE ---- */
 
-void
-session_update(struct pop *p)
+/* Removes the deleted messages; replies. */
+static void
+update(struct pop *p)
 {
 	struct idx *ix = NULL;
 	size_t i, n, left;
@@ -517,8 +519,36 @@ session_update(struct pop *p)
 		    "left)", left);
 }
 
+/* QUIT in TRANSACTION: UPDATE (RFC 1939 6). */
+static int
+cmd_quit(struct pop *p, char *arg)
+{
+	if (*arg != '\0')
+		return R_SYNTAX;
+	enter_state(p, ST_UPDATE);
+	update(p);
+	p->quit = 1;
+	return R_DONE;
+}
+
+/* TRANSACTION (RFC 1939 5, RFC 2449). */
+static const struct cmd trans_cmds[] = {
+	{ "CAPA",	0,	cmd_capa },
+	{ "QUIT",	0,	cmd_quit },
+	{ "STAT",	0,	cmd_stat },
+	{ "LIST",	0,	cmd_list },
+	{ "UIDL",	0,	cmd_uidl },
+	{ "RETR",	0,	cmd_retr },
+	{ "TOP",	0,	cmd_top },
+	{ "DELE",	0,	cmd_dele },
+	{ "NOOP",	0,	cmd_noop },
+	{ "RSET",	0,	cmd_rset },
+	{ "LAST",	0,	cmd_last },
+	{ NULL,		0,	NULL }
+};
+
 void
-session_run(const struct mailuser *u, int leftover, const char *mech,
+maildrop_run(const struct mailuser *u, int leftover, const char *mech,
     const char *ip)
 {
 	struct pop p;
@@ -526,7 +556,7 @@ session_run(const struct mailuser *u, int leftover, const char *mech,
 	int r;
 
 	memset(&p, 0, sizeof(p));
-	p.state = ST_TRANS;
+	enter_state(&p, ST_TRANS);
 	p.mfd = -1;
 	p.dirfd[0] = p.dirfd[1] = -1;
 	str_copy(p.user, sizeof(p.user), u->name);
@@ -559,7 +589,7 @@ session_run(const struct mailuser *u, int leftover, const char *mech,
 			break;
 		}
 		if (r == 1)
-			dispatch(&p, line);
+			dispatch(&p, trans_cmds, line);
 	}
 	io_flush(&p.io);
 }
