@@ -14,6 +14,9 @@
 #                   the inetmail user, the chroot directory; each only when
 #                   absent, nothing is ever overwritten
 #   make uninstall  removes what make install installed (not /etc, not the user)
+#   make mutate     the mutation check (tests/mutate): each tests/mutants/
+#                   patch must be caught by the tests it names; not part
+#                   of make check
 PREFIX	?= /usr/local
 SBINDIR	?= $(PREFIX)/sbin
 MANDIR	?= $(PREFIX)/share/man
@@ -162,13 +165,16 @@ uninstall:
 	rm -rf $(DESTDIR)$(SHAREDIR)
 	@echo "left alone: $(CONFDIR), $(SYSCONFDIR)/pam.d/inetmail, the inetmail user, $(CHROOT_DIR), mailboxes"
 
+mutate:
+	tests/mutate
+
 clean:
 	rm -rf asan $(B)/.deps-ok
 	find . -type f -name '*.[oad]' -not -path './.git/*' -delete
 	rm -f smtpd/smtpd pop3d/pop3d maildb/maildb $(UNITS) $(TOOLS)
 
 .PHONY: all check asan run install install-config uninstall clean \
-	print-layer-flags
+	print-layer-flags mutate
 # libFuzzer targets (make fuzz) live with their corpus.
 -include tests/fuzz/fuzz.mk
 -include $(shell find $(B) -type f -name '*.d' -not -path './.git/*' -not -path './asan/*' 2>/dev/null)

@@ -426,7 +426,8 @@ brute_force() {
 # throttle_decisions LOG IP [N]: what the server decided for each of the
 # first N (default all) connections from IP, in order, read from its log
 # (the connection id ties the lines together): "none" (no delay), the
-# delay in ms ("500"), or "blocked" (refused before any login). A check on
+# delay in ms ("500"), or "blocked" (refused before any login: the address
+# or its /24 or /64 prefix is blocked). A check on
 # these is what the server chose, whatever the machine's speed; the wall
 # time of a delayed reply is then checked only from below (at least the
 # delay), never against a window.
@@ -437,7 +438,7 @@ throttle_decisions() {
 		!(id in seen) { seen[id] = 1; order[++n] = id }
 		id in dec { next }
 		/event=throttled/ && /delay_ms=/ { match($0, /delay_ms=[0-9]+/); dec[id] = substr($0, RSTART + 9, RLENGTH - 9); next }
-		/event=throttled/ && /reason=ip_blocked/ { dec[id] = "blocked"; next }
+		/event=throttled/ && /reason=(ip|net)_blocked/ { dec[id] = "blocked"; next }
 		/ login user=| event=auth_fail / { dec[id] = "none" }
 		END { for (i = 1; i <= n; i++) print (order[i] in dec ? dec[order[i]] : "none") }
 	' "$1" | head -n "${3:-1000000}" | tr '\n' ' ' | sed 's/ $//'

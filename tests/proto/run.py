@@ -26,7 +26,10 @@ Lines starting "#!" are directives; everything else is sent.
 
 NAME.args: extra daemon arguments (shell syntax; $T is the temp dir).
 NAME.expect: lines "USER N": USER has N messages in Maildir/new after the
-session. Always checked: no file is left in any Maildir/tmp.
+session; lines "USER body TEXT": one of them has exactly the body TEXT
+(everything after the header's empty line, as stored: LF line ends; TEXT
+with the escapes above, \n for each line end). Always checked: no file is
+left in any Maildir/tmp.
 
 The transcript ("C: " sent, "S: " received; queue ids normalised to <ID>) is
 compared with NAME.ref. `run.py --update NAME...` rewrites those .ref files
@@ -238,6 +241,26 @@ def encode_line(raw):
     return unescape(raw) + b"\r\n"
 
 
+def expect_body(fname, ln):
+    """The body a "USER body TEXT" line of fname asks for, as bytes."""
+    if len(ln) < 3:
+        raise ValueError("%s: \"%s body\" without TEXT" % (fname, ln[0]))
+    return unescape(ln[2])
+
+
+def check_body(env, user, want):
+    """Problems unless one message in user's new/ has exactly the body want."""
+    d = os.path.join(env.maildir(user), "new")
+    bodies = []
+    for fn in env.new_files(user):
+        with open(os.path.join(d, fn), "rb") as f:
+            msg = f.read()
+        bodies.append(msg.partition(b"\n\n")[2])
+        if bodies[-1] == want:
+            return []
+    return ["%s: no message in new/ has the body %r; bodies: %r" % (user, want, bodies)]
+
+
 def run_case(name, update=False):
     """Returns (ok, transcript lines, problems)."""
     proto = "pop3" if name.startswith("pop3_") else "smtp"
@@ -349,10 +372,17 @@ def run_case(name, update=False):
         if os.path.exists(expf):
             with open(expf) as f:
                 for ln in f:
-                    ln = ln.split("#", 1)[0].split()
+                    if re.match(r"^\S+\s+body\s", ln):
+                        ln = ln.rstrip("\n").split(None, 2)
+                    else:
+                        ln = ln.split("#", 1)[0].split()
                     if not ln:
                         continue
-                    user, want = ln[0], int(ln[1])
+                    user = ln[0]
+                    if len(ln) > 1 and ln[1] == "body":
+                        problems += check_body(env, user, expect_body(f.name, ln))
+                        continue
+                    want = int(ln[1])
                     got = len(env.new_files(user))
                     if got != want:
                         problems.append("%s has %d messages in new/, expected %d" % (user, got, want))
