@@ -32,6 +32,8 @@
 
 /* Logging: client text is made printable and cut to this. */
 #define LOG_TEXT_MAX		200
+/* pr() results valid at once: the client fields of one log line. */
+#define LOG_PR_SLOTS		4
 
 /* Aliases: expansion depth and fan-out. */
 #define ALIAS_DEPTH_MAX		8
