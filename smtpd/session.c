@@ -276,7 +276,7 @@ done:
 static int
 submission(void)
 {
-	return strcmp(conf.role, "submission") == 0;
+	return conf.role == ROLE_SUBMISSION;
 }
 
 /* May a plaintext mechanism (PLAIN, LOGIN) be used now? Only inside TLS

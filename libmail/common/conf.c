@@ -12,100 +12,136 @@
 
 #include "conf.h"
 #include "params.h"
+#include "tls_server.h"
 #include "util.h"
 
 struct conf conf;
 
 enum ktype { K_STR, K_DOMAINS, K_CHOICE, K_UINT, K_SIZE, K_DURATION, K_BOOL };
 
+/* K_CHOICE: the words a key accepts and the value each one stores. */
+struct choice {
+	const char	*word;
+	int		 value;
+};
+
 struct key {
 	const char	*name;
 	enum ktype	 type;
 	size_t		 off;
 	uint64_t	 min, max;
-	const char	*def;	/* K_CHOICE: "a|b|c", the allowed values, a first */
+	const char	*def;
+	const struct choice *choices;	/* K_CHOICE, ended by a NULL word */
 };
 
+static const struct choice c_tls[] = {
+	{ "", TLS_AUTO }, { "none", TLS_NONE }, { "starttls", TLS_STARTTLS },
+	{ "implicit", TLS_IMPLICIT }, { NULL, 0 } };
+/* TLSv1 and TLSv1.1 last: accepted as they always were, though the system
+ * OpenSSL configuration (Debian: MinProtocol) usually refuses them */
+static const struct choice c_tls_version[] = {
+	{ "TLSv1.2", TLS_V1_2 }, { "TLSv1.3", TLS_V1_3 }, { "TLSv1.1", TLS_V1_1 },
+	{ "TLSv1", TLS_V1_0 }, { NULL, 0 } };
+static const struct choice c_dnsbl_action[] = {
+	{ "reject", DNSBL_REJECT }, { "log", DNSBL_LOG }, { NULL, 0 } };
+static const struct choice c_role[] = {
+	{ "mx", ROLE_MX }, { "submission", ROLE_SUBMISSION }, { NULL, 0 } };
+static const struct choice c_relay_tls[] = {
+	{ "may", RELAY_TLS_MAY }, { "encrypt", RELAY_TLS_ENCRYPT },
+	{ "verify", RELAY_TLS_VERIFY }, { NULL, 0 } };
+
+/* One row per key, named like its field in struct conf. */
 #define O(f)	offsetof(struct conf, f)
+#define STR(k, d)	{ .name = #k, .type = K_STR, .off = O(k), .def = d }
+#define DOMAINS(k, d)	{ .name = #k, .type = K_DOMAINS, .off = O(k), .def = d }
+#define BOOL(k, d)	{ .name = #k, .type = K_BOOL, .off = O(k), .def = d }
+#define CHOICE(k, c, d)	{ .name = #k, .type = K_CHOICE, .off = O(k), .def = d, \
+			  .choices = c }
+#define NUM(k, t, lo, hi, d) { .name = #k, .type = t, .off = O(k), .min = lo, \
+			  .max = hi, .def = d }
 static const struct key keys[] = {
-	{ "hostname",		K_DOMAINS,	O(hostname),	0, 0, "" },
-	{ "local_domains",	K_DOMAINS,	O(local_domains), 0, 0, "" },
-	{ "mailbox",		K_STR,	O(mailbox),	0, 0, "~/Maildir" },
-	{ "unpriv_user",	K_STR,	O(unpriv_user),	0, 0, "inetmail" },
-	{ "chroot_dir",		K_STR,	O(chroot_dir),	0, 0, "/var/empty" },
-	{ "pam_service",	K_STR,	O(pam_service),	0, 0, "inetmail" },
-	{ "aliases",		K_STR,	O(aliases),	0, 0, "/etc/inetmail/aliases" },
-	{ "max_message_size",	K_SIZE,	O(max_message_size), 1024, 1ull << 32, "25M" },
-	{ "max_recipients",	K_UINT,	O(max_recipients), 1, 10000, "100" },
-	{ "min_uid",		K_UINT,	O(min_uid),	0, 4294967295u, "1000" },
-	{ "smtp_timeout",	K_DURATION, O(smtp_timeout), 1, 3600, "300" },
-	{ "pop3_timeout",	K_DURATION, O(pop3_timeout), 1, 3600, "600" },
-	{ "max_errors",		K_UINT,	O(max_errors),	1, 1000, "10" },
-	{ "vrfy",		K_BOOL,	O(vrfy),	0, 0, "no" },
-	{ "expn",		K_BOOL,	O(expn),	0, 0, "no" },
-	{ "auth_fail_delay",	K_UINT,	O(auth_fail_delay), 0, 60000, "2000" },
-	{ "apop",		K_BOOL,	O(apop),	0, 0, "no" },
-	{ "apop_db",		K_STR,	O(apop_db),	0, 0, "/etc/inetmail/apop.db" },
-	/* TLS (tls.c checks the values of tls and tls_min_version) */
-	{ "tls",		K_STR,	O(tls),		0, 0, "" },
-	{ "tls_cert",		K_STR,	O(tls_cert),	0, 0, "" },
-	{ "tls_key",		K_STR,	O(tls_key),	0, 0, "" },
-	{ "tls_min_version",	K_STR,	O(tls_min_version), 0, 0, "TLSv1.2" },
-	{ "tls_ciphers",	K_STR,	O(tls_ciphers),	0, 0,
-	    "ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:DHE+CHACHA20:!aNULL:!SHA1" },
-	{ "tls_ciphersuites",	K_STR,	O(tls_ciphersuites), 0, 0,
-	    "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256" },
-	{ "auth_require_tls",	K_BOOL,	O(auth_require_tls), 0, 0, "yes" },
+	DOMAINS(hostname, ""),
+	DOMAINS(local_domains, ""),
+	STR(mailbox, "~/Maildir"),
+	STR(unpriv_user, "inetmail"),
+	STR(chroot_dir, "/var/empty"),
+	STR(pam_service, "inetmail"),
+	STR(aliases, "/etc/inetmail/aliases"),
+	NUM(max_message_size, K_SIZE, 1024, 1ull << 32, "25M"),
+	NUM(max_recipients, K_UINT, 1, 10000, "100"),	/* RFC 5321 4.5.3.1.8 */
+	NUM(min_uid, K_UINT, 0, 4294967295u, "1000"),
+	NUM(smtp_timeout, K_DURATION, 1, 3600, "300"),	/* RFC 5321 4.5.3.2.7 */
+	NUM(pop3_timeout, K_DURATION, 1, 3600, "600"),	/* RFC 1939 3 */
+	NUM(max_errors, K_UINT, 1, 1000, "10"),
+	BOOL(vrfy, "no"),
+	BOOL(expn, "no"),
+	NUM(auth_fail_delay, K_UINT, 0, 60000, "2000"),
+	BOOL(apop, "no"),
+	STR(apop_db, "/etc/inetmail/apop.db"),
+	/* TLS (tls_server.c) */
+	CHOICE(tls, c_tls, ""),
+	STR(tls_cert, ""),
+	STR(tls_key, ""),
+	CHOICE(tls_min_version, c_tls_version, "TLSv1.2"),
+	STR(tls_ciphers,
+	    "ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:DHE+CHACHA20:!aNULL:!SHA1"),
+	STR(tls_ciphersuites,
+	    "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256"),
+	BOOL(auth_require_tls, "yes"),
 	/* abuse resistance (throttle.c) */
-	{ "throttle_db",	K_STR,	O(throttle_db),	0, 0, "/var/lib/inetmail/throttle" },
-	{ "throttle_exempt",	K_STR,	O(throttle_exempt), 0, 0, "127.0.0.0/8 ::1" },
-	{ "auth_fail_limit",	K_UINT,	O(auth_fail_limit), 0, 100000, "10" },
-	{ "auth_fail_window",	K_DURATION, O(auth_fail_window), 1, 604800, "15m" },
-	{ "auth_penalty_max",	K_DURATION, O(auth_penalty_max), 0, 600, "30s" },
-	{ "max_conn_per_ip",	K_UINT,	O(max_conn_per_ip), 0, 100000, "50" },
-	{ "max_conn_rate_per_ip", K_UINT, O(max_conn_rate_per_ip), 0, 1000000, "600" },
-	{ "greet_delay",	K_DURATION, O(greet_delay), 0, 300, "0" },
+	STR(throttle_db, "/var/lib/inetmail/throttle"),
+	STR(throttle_exempt, "127.0.0.0/8 ::1"),
+	NUM(auth_fail_limit, K_UINT, 0, 100000, "10"),
+	NUM(auth_fail_window, K_DURATION, 1, 604800, "15m"),
+	NUM(auth_penalty_max, K_DURATION, 0, 600, "30s"),
+	NUM(max_conn_per_ip, K_UINT, 0, 100000, "50"),
+	NUM(max_conn_rate_per_ip, K_UINT, 0, 1000000, "600"),
+	NUM(greet_delay, K_DURATION, 0, 300, "0"),
 	/* greylisting (greylist.c) and DNSBL (dnsbl.c), smtpd */
-	{ "greylist",		K_BOOL,	O(greylist),	0, 0, "no" },
-	{ "greylist_db",	K_STR,	O(greylist_db),	0, 0, "/var/lib/inetmail/greylist" },
-	{ "greylist_delay",	K_DURATION, O(greylist_delay), 0, 86400, "5m" },
-	{ "greylist_retry_window", K_DURATION, O(greylist_retry_window), 60, 2592000, "2d" },
-	{ "greylist_expire",	K_DURATION, O(greylist_expire), 3600, 31536000, "35d" },
-	{ "greylist_exempt",	K_STR,	O(greylist_exempt), 0, 0, "127.0.0.0/8 ::1" },
-	{ "dnsbl_zones",	K_DOMAINS, O(dnsbl_zones), 0, 0, "" },
-	{ "dnsbl_action",	K_STR,	O(dnsbl_action), 0, 0, "reject" },
-	{ "dnsbl_exempt",	K_STR,	O(dnsbl_exempt), 0, 0, "127.0.0.0/8 ::1" },
+	BOOL(greylist, "no"),
+	STR(greylist_db, "/var/lib/inetmail/greylist"),
+	NUM(greylist_delay, K_DURATION, 0, 86400, "5m"),
+	NUM(greylist_retry_window, K_DURATION, 60, 2592000, "2d"),
+	NUM(greylist_expire, K_DURATION, 3600, 31536000, "35d"),
+	STR(greylist_exempt, "127.0.0.0/8 ::1"),
+	DOMAINS(dnsbl_zones, ""),
+	CHOICE(dnsbl_action, c_dnsbl_action, "reject"),
+	STR(dnsbl_exempt, "127.0.0.0/8 ::1"),
 	/* submission and relaying */
-	{ "role",		K_CHOICE, O(role),	0, 0, "mx|submission" },
-	{ "trusted_networks",	K_STR,	O(trusted_networks), 0, 0, "127.0.0.1 ::1" },
-	{ "sender_check",	K_BOOL,	O(sender_check), 0, 0, "yes" },
-	{ "queue_dir",		K_STR,	O(queue_dir),	0, 0, "/var/spool/inetmail" },
-	{ "queue_lifetime",	K_DURATION, O(queue_lifetime), 0, 2592000, "5d" },
-	{ "queue_retry_min",	K_DURATION, O(queue_retry_min), 1, 86400, "5m" },
-	{ "queue_retry_max",	K_DURATION, O(queue_retry_max), 1, 86400, "1h" },
-	{ "relay_host",		K_STR,	O(relay_host),	0, 0, "" },
-	{ "relay_auth_file",	K_STR,	O(relay_auth_file), 0, 0, "" },
-	{ "relay_tls",		K_CHOICE, O(relay_tls),	0, 0, "may|encrypt|verify" },
-	{ "relay_tls_ca_file",	K_STR,	O(relay_tls_ca_file), 0, 0, "" },
-	{ "smtp_connect_timeout", K_DURATION, O(smtp_connect_timeout), 1, 600, "30s" },
+	CHOICE(role, c_role, "mx"),
+	STR(trusted_networks, "127.0.0.1 ::1"),
+	BOOL(sender_check, "yes"),
+	STR(queue_dir, "/var/spool/inetmail"),
+	NUM(queue_lifetime, K_DURATION, 0, 2592000, "5d"),
+	NUM(queue_retry_min, K_DURATION, 1, 86400, "5m"),
+	NUM(queue_retry_max, K_DURATION, 1, 86400, "1h"),
+	STR(relay_host, ""),
+	STR(relay_auth_file, ""),
+	CHOICE(relay_tls, c_relay_tls, "may"),
+	STR(relay_tls_ca_file, ""),
+	NUM(smtp_connect_timeout, K_DURATION, 1, 600, "30s"),
 };
 #undef O
+#undef STR
+#undef DOMAINS
+#undef BOOL
+#undef CHOICE
+#undef NUM
 
-/* 1 when val is one of the '|'-separated words of list. */
-static int
-word_in(const char *val, const char *list)
+/* The words of a K_CHOICE key for an error message: a, b or c. */
+static void
+choice_words(const struct choice *list, char *buf, size_t size)
 {
-	size_t n = strlen(val);
+	const struct choice *c;
 
-	while (*list != '\0') {
-		size_t len = strcspn(list, "|");
+	buf[0] = '\0';
+	for (c = list; c->word != NULL; c++) {
+		size_t n = strlen(buf);
 
-		if (len == n && strncmp(list, val, n) == 0)
-			return 1;
-		list += len;
-		list += *list == '|';
+		(void)str_fmt(buf + n, size - n, "%s%s",
+		    c == list ? "" : c[1].word == NULL ? " or " : ", ",
+		    c->word[0] == '\0' ? "\"\"" : c->word);
 	}
-	return 0;
 }
 
 static int
@@ -127,7 +163,6 @@ set_key(const struct key *k, const char *val, char *err, size_t errsize)
 			return -1;
 		}
 		/* FALLTHROUGH */
-	case K_CHOICE:
 	case K_STR: {
 		char **p = (char **)(void *)(base + k->off);
 		const char *c;
@@ -137,14 +172,23 @@ set_key(const struct key *k, const char *val, char *err, size_t errsize)
 				str_fmt(err, errsize, "%s: control character in value", k->name);
 				return -1;
 			}
-		if (k->type == K_CHOICE && !word_in(val, k->def)) {
-			str_fmt(err, errsize, "%s: expected %s, got \"%.40s\"",
-			    k->name, k->def, val);
-			return -1;
-		}
 		free(*p);
 		*p = xstrdup(val);
 		return 0;
+	}
+	case K_CHOICE: {
+		const struct choice *c;
+		char words[128];
+
+		for (c = k->choices; c->word != NULL; c++)
+			if (strcmp(val, c->word) == 0) {
+				*(int *)(void *)(base + k->off) = c->value;
+				return 0;
+			}
+		choice_words(k->choices, words, sizeof(words));
+		str_fmt(err, errsize, "%s: expected %s, got \"%.40s\"", k->name,
+		    words, val);
+		return -1;
 	}
 	case K_BOOL:
 		if (strcmp(val, "yes") == 0 || strcmp(val, "on") == 0 || strcmp(val, "true") == 0)
@@ -193,18 +237,9 @@ conf_defaults(void)
 	char err[128];
 	size_t i;
 
-	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-		char def[64];
-		const char *d = keys[i].def;
-
-		if (keys[i].type == K_CHOICE) {	/* the first word */
-			str_copy(def, sizeof(def), d);
-			def[strcspn(def, "|")] = '\0';
-			d = def;
-		}
-		if (set_key(&keys[i], d, err, sizeof(err)) == -1)
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (set_key(&keys[i], keys[i].def, err, sizeof(err)) == -1)
 			abort();	/* a bad default is a programming error */
-	}
 }
 
 static char *

@@ -10,6 +10,14 @@
 
 #define CONF_FILE	"/etc/inetmail/inetmail.conf"
 
+/*
+ * The values of the keys that are one word of a fixed set (conf.c maps
+ * each word to one of these; tls and tls_min_version take tls_server.h's).
+ */
+enum { ROLE_MX, ROLE_SUBMISSION };			/* role */
+enum { DNSBL_REJECT, DNSBL_LOG };			/* dnsbl_action */
+enum { RELAY_TLS_MAY, RELAY_TLS_ENCRYPT, RELAY_TLS_VERIFY };	/* relay_tls */
+
 struct conf {
 	char	*hostname;		/* our name in greetings and Received: */
 	char	*local_domains;		/* space/comma separated; "" = hostname only */
@@ -29,12 +37,13 @@ struct conf {
 	uint64_t auth_fail_delay;	/* milliseconds a failed login costs */
 	int	 apop;			/* pop3d offers APOP (RFC 1939 7) */
 	char	*apop_db;		/* APOP secrets, Berkeley DB hash, 0600 root */
-	/* TLS (tls.c) */
-	char	*tls;			/* none|starttls|implicit; "" = starttls
-					   when tls_cert is set, else none */
+	/* TLS (tls_server.c) */
+	int	 tls;			/* tls_server.h's TLS_AUTO ("": starttls
+					   when tls_cert is set, else none),
+					   TLS_NONE, TLS_STARTTLS, TLS_IMPLICIT */
 	char	*tls_cert;		/* PEM, leaf first then the chain */
 	char	*tls_key;		/* PEM; "" = in tls_cert */
-	char	*tls_min_version;	/* TLSv1.2 or TLSv1.3 */
+	int	 tls_min_version;	/* TLS_V1_2 ... (tls_server.h) */
 	char	*tls_ciphers;		/* TLS <= 1.2 cipher list */
 	char	*tls_ciphersuites;	/* TLS 1.3 suites */
 	int	 auth_require_tls;	/* no plaintext passwords before TLS */
@@ -55,10 +64,10 @@ struct conf {
 	uint64_t greylist_expire;	/* seconds a passed triplet stays whitelisted */
 	char	*greylist_exempt;	/* addresses/prefixes never greylisted */
 	char	*dnsbl_zones;		/* space/comma separated; "" = no lookups */
-	char	*dnsbl_action;		/* reject (554 greeting) | log */
+	int	 dnsbl_action;		/* DNSBL_REJECT (554 greeting), DNSBL_LOG */
 	char	*dnsbl_exempt;		/* addresses/prefixes never looked up */
 	/* submission and relaying (smtpd roles, the queue, the runner) */
-	char	*role;			/* mx | submission */
+	int	 role;			/* ROLE_MX, ROLE_SUBMISSION */
 	char	*trusted_networks;	/* clients that may relay without AUTH (mx) */
 	int	 sender_check;		/* submission: MAIL FROM must be the user's */
 	char	*queue_dir;		/* the relay queue, owned by unpriv_user */
@@ -67,7 +76,7 @@ struct conf {
 	uint64_t queue_retry_max;	/* seconds: cap of the retry delay */
 	char	*relay_host;		/* "" = MX; [host]:port or host:port */
 	char	*relay_auth_file;	/* "user password" for relay_host, 0600 root */
-	char	*relay_tls;		/* may | encrypt | verify */
+	int	 relay_tls;		/* RELAY_TLS_MAY, _ENCRYPT, _VERIFY */
 	char	*relay_tls_ca_file;	/* "" = the system's CA store */
 	uint64_t smtp_connect_timeout;	/* seconds per outbound connection */
 };

@@ -1,6 +1,7 @@
 /*
  * test_conf.c - configuration: defaults, file parsing, -o, and the errors
- * that name file:line; plus the strict number parsers under it.
+ * that name file:line (a typo in every choice key); plus the strict number
+ * parsers under it.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,9 +10,26 @@
 
 #include "check.h"
 #include "conf.h"
+#include "tls_server.h"
 #include "util.h"
 
 static char path[] = "/tmp/test_conf.XXXXXX";
+
+/* One typo per choice key, and the error after "file:line: ". */
+static const struct {
+	const char *line, *err;
+} typos[] = {
+	{ "tls = startls",
+	    "tls: expected \"\", none, starttls or implicit, got \"startls\"" },
+	{ "tls_min_version = TLSv1.4", "tls_min_version: expected TLSv1.2, "
+	    "TLSv1.3, TLSv1.1 or TLSv1, got \"TLSv1.4\"" },
+	{ "dnsbl_action = rejct",
+	    "dnsbl_action: expected reject or log, got \"rejct\"" },
+	{ "role = submision",
+	    "role: expected mx or submission, got \"submision\"" },
+	{ "relay_tls = verfy",
+	    "relay_tls: expected may, encrypt or verify, got \"verfy\"" },
+};
 
 static int
 load(const char *text, char *err, size_t size)
@@ -29,6 +47,7 @@ main(void)
 {
 	char err[256], want[300];
 	uint64_t v;
+	size_t i;
 	int fd = mkstemp(path);
 
 	close(fd);
@@ -50,6 +69,28 @@ main(void)
 	CHECK(load("vrfy = maybe\n", err, sizeof(err)) == -1, "bad boolean");
 	CHECK(load("just words\n", err, sizeof(err)) == -1 &&
 	    strstr(err, "expected key = value") != NULL, "line without =");
+	CHECK(load("role = submission\ndnsbl_action = log\nrelay_tls = verify\n"
+	    "tls = implicit\ntls_min_version = TLSv1.3\n", err, sizeof(err)) == 0 &&
+	    conf.role == ROLE_SUBMISSION && conf.dnsbl_action == DNSBL_LOG &&
+	    conf.relay_tls == RELAY_TLS_VERIFY && conf.tls == TLS_IMPLICIT &&
+	    conf.tls_min_version == TLS_V1_3, "choice keys: words to values");
+	conf_defaults();
+	CHECK(conf.role == ROLE_MX && conf.dnsbl_action == DNSBL_REJECT &&
+	    conf.relay_tls == RELAY_TLS_MAY && conf.tls == TLS_AUTO &&
+	    conf.tls_min_version == TLS_V1_2, "choice keys: defaults");
+	for (i = 0; i < sizeof(typos) / sizeof(typos[0]); i++) {
+		char text[100], name[100];
+
+		str_fmt(text, sizeof(text), "# line 1\n%s\n", typos[i].line);
+		str_fmt(want, sizeof(want), "%s:2: %s", path, typos[i].err);
+		str_fmt(name, sizeof(name), "typo \"%s\" names file:line", typos[i].line);
+		CHECK(load(text, err, sizeof(err)) == -1 && strcmp(err, want) == 0, name);
+	}
+	CHECK(conf_option("dnsbl_action=Log", err, sizeof(err)) == -1 &&
+	    strcmp(err, "-o dnsbl_action=Log: dnsbl_action: expected reject or log, "
+	    "got \"Log\"") == 0, "-o choice: words are case-sensitive");
+	CHECK(load("tls =\n", err, sizeof(err)) == 0 && conf.tls == TLS_AUTO,
+	    "tls: the empty value is the default");
 	CHECK(conf_load("/nonexistent/inetmail.conf", 0, err, sizeof(err)) == -1,
 	    "missing explicit file is an error");
 	CHECK(conf_load("/nonexistent/inetmail.conf", 1, err, sizeof(err)) == 0,
