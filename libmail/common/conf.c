@@ -32,6 +32,8 @@ struct key {
 	uint64_t	 min, max;
 	const char	*def;
 	const struct choice *choices;	/* K_CHOICE, ended by a NULL word */
+	uint64_t	 bare;	/* K_DURATION: ms a bare number counts */
+	uint64_t	 step;	/* K_DURATION: the value is a multiple of it */
 };
 
 static const struct choice c_tls[] = {
@@ -59,6 +61,22 @@ static const struct choice c_relay_tls[] = {
 			  .choices = c }
 #define NUM(k, t, lo, hi, d) { .name = #k, .type = t, .off = O(k), .min = lo, \
 			  .max = hi, .def = d }
+/*
+ * Durations are stored in milliseconds, bounds given with the units below.
+ * SECS: a bare number is seconds, and the value a whole number of them
+ * (its users count in seconds). MSECS: any number of milliseconds, a bare
+ * number counting bare_ms.
+ */
+#define T_MS	1ull
+#define T_S	1000ull
+#define T_M	(60 * T_S)
+#define T_H	(60 * T_M)
+#define T_D	(24 * T_H)
+#define SECS(k, lo, hi, d) { .name = #k, .type = K_DURATION, .off = O(k), \
+			  .min = lo, .max = hi, .def = d, .bare = T_S, .step = T_S }
+#define MSECS(k, bare_ms, lo, hi, d) { .name = #k, .type = K_DURATION, \
+			  .off = O(k), .min = lo, .max = hi, .def = d, \
+			  .bare = bare_ms, .step = T_MS }
 static const struct key keys[] = {
 	DOMAINS(hostname, ""),
 	DOMAINS(local_domains, ""),
@@ -70,12 +88,13 @@ static const struct key keys[] = {
 	NUM(max_message_size, K_SIZE, 1024, 1ull << 32, "25M"),
 	NUM(max_recipients, K_UINT, 1, 10000, "100"),	/* RFC 5321 4.5.3.1.8 */
 	NUM(min_uid, K_UINT, 0, 4294967295u, "1000"),
-	NUM(smtp_timeout, K_DURATION, 1, 3600, "300"),	/* RFC 5321 4.5.3.2.7 */
-	NUM(pop3_timeout, K_DURATION, 1, 3600, "600"),	/* RFC 1939 3 */
+	SECS(smtp_timeout, 1 * T_S, 1 * T_H, "5m"),	/* RFC 5321 4.5.3.2.7 */
+	SECS(pop3_timeout, 1 * T_S, 1 * T_H, "10m"),	/* RFC 1939 3 */
 	NUM(max_errors, K_UINT, 1, 1000, "10"),
 	BOOL(vrfy, "no"),
 	BOOL(expn, "no"),
-	NUM(auth_fail_delay, K_UINT, 0, 60000, "2000"),
+	/* a bare number is milliseconds here, as it always was */
+	MSECS(auth_fail_delay, T_MS, 0, 1 * T_M, "2s"),
 	BOOL(apop, "no"),
 	STR(apop_db, "/etc/inetmail/apop.db"),
 	/* TLS (tls_server.c) */
@@ -92,17 +111,17 @@ static const struct key keys[] = {
 	STR(throttle_db, "/var/lib/inetmail/throttle"),
 	STR(throttle_exempt, "127.0.0.0/8 ::1"),
 	NUM(auth_fail_limit, K_UINT, 0, 100000, "10"),
-	NUM(auth_fail_window, K_DURATION, 1, 604800, "15m"),
-	NUM(auth_penalty_max, K_DURATION, 0, 600, "30s"),
+	SECS(auth_fail_window, 1 * T_S, 7 * T_D, "15m"),
+	MSECS(auth_penalty_max, T_S, 0, 10 * T_M, "30s"),
 	NUM(max_conn_per_ip, K_UINT, 0, 100000, "50"),
 	NUM(max_conn_rate_per_ip, K_UINT, 0, 1000000, "600"),
-	NUM(greet_delay, K_DURATION, 0, 300, "0"),
+	MSECS(greet_delay, T_S, 0, 5 * T_M, "0"),
 	/* greylisting (greylist.c) and DNSBL (dnsbl.c), smtpd */
 	BOOL(greylist, "no"),
 	STR(greylist_db, "/var/lib/inetmail/greylist"),
-	NUM(greylist_delay, K_DURATION, 0, 86400, "5m"),
-	NUM(greylist_retry_window, K_DURATION, 60, 2592000, "2d"),
-	NUM(greylist_expire, K_DURATION, 3600, 31536000, "35d"),
+	MSECS(greylist_delay, T_S, 0, 1 * T_D, "5m"),
+	MSECS(greylist_retry_window, T_S, 1 * T_M, 30 * T_D, "2d"),
+	MSECS(greylist_expire, T_S, 1 * T_H, 365 * T_D, "35d"),
 	STR(greylist_exempt, "127.0.0.0/8 ::1"),
 	DOMAINS(dnsbl_zones, ""),
 	CHOICE(dnsbl_action, c_dnsbl_action, "reject"),
@@ -112,14 +131,14 @@ static const struct key keys[] = {
 	STR(trusted_networks, "127.0.0.1 ::1"),
 	BOOL(sender_check, "yes"),
 	STR(queue_dir, "/var/spool/inetmail"),
-	NUM(queue_lifetime, K_DURATION, 0, 2592000, "5d"),
-	NUM(queue_retry_min, K_DURATION, 1, 86400, "5m"),
-	NUM(queue_retry_max, K_DURATION, 1, 86400, "1h"),
+	SECS(queue_lifetime, 0, 30 * T_D, "5d"),
+	SECS(queue_retry_min, 1 * T_S, 1 * T_D, "5m"),
+	SECS(queue_retry_max, 1 * T_S, 1 * T_D, "1h"),
 	STR(relay_host, ""),
 	STR(relay_auth_file, ""),
 	CHOICE(relay_tls, c_relay_tls, "may"),
 	STR(relay_tls_ca_file, ""),
-	NUM(smtp_connect_timeout, K_DURATION, 1, 600, "30s"),
+	SECS(smtp_connect_timeout, 1 * T_S, 10 * T_M, "30s"),
 };
 #undef O
 #undef STR
@@ -127,6 +146,8 @@ static const struct key keys[] = {
 #undef BOOL
 #undef CHOICE
 #undef NUM
+#undef SECS
+#undef MSECS
 
 /* The words of a K_CHOICE key for an error message: a, b or c. */
 static void
@@ -142,6 +163,51 @@ choice_words(const struct choice *list, char *buf, size_t size)
 		    c == list ? "" : c[1].word == NULL ? " or " : ", ",
 		    c->word[0] == '\0' ? "\"\"" : c->word);
 	}
+}
+
+/* ms as the largest unit that divides it: "90s", "2d", "500ms"; 0 is "0". */
+static void
+fmt_duration(uint64_t ms, char *buf, size_t size)
+{
+	static const struct {
+		uint64_t	 ms;
+		const char	*suffix;
+	} units[] = { { T_D, "d" }, { T_H, "h" }, { T_M, "m" }, { T_S, "s" } };
+	size_t i;
+
+	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (ms % units[i].ms == 0)
+			break;
+	if (ms == 0)
+		str_copy(buf, size, "0");
+	else if (i < sizeof(units) / sizeof(units[0]))
+		str_fmt(buf, size, "%llu%s", (unsigned long long)(ms / units[i].ms),
+		    units[i].suffix);
+	else
+		str_fmt(buf, size, "%llums", (unsigned long long)ms);
+}
+
+static int
+set_duration(const struct key *k, const char *val, uint64_t *field, char *err,
+    size_t errsize)
+{
+	char lo[24], hi[24];
+	uint64_t v;
+
+	if (parse_duration_ms(val, k->bare, k->max, &v) == 0 && v >= k->min) {
+		if (v % k->step != 0) {
+			str_fmt(err, errsize, "%s: \"%.40s\" is not a whole number "
+			    "of seconds", k->name, val);
+			return -1;
+		}
+		*field = v;
+		return 0;
+	}
+	fmt_duration(k->min, lo, sizeof(lo));
+	fmt_duration(k->max, hi, sizeof(hi));
+	str_fmt(err, errsize, "%s: bad value \"%.40s\" (allowed %s..%s%s)",
+	    k->name, val, lo, hi, k->bare == T_MS ? "; a bare number is ms" : "");
+	return -1;
 }
 
 static int
@@ -208,8 +274,8 @@ set_key(const struct key *k, const char *val, char *err, size_t errsize)
 		r = parse_size(val, k->max, &v);
 		break;
 	case K_DURATION:
-		r = parse_duration(val, k->max, &v);
-		break;
+		return set_duration(k, val, (uint64_t *)(void *)(base + k->off),
+		    err, errsize);
 	}
 	if (r == -1 || v < k->min || v > k->max) {
 		str_fmt(err, errsize, "%s: bad value \"%.40s\" (allowed %llu..%llu)",

@@ -18,6 +18,8 @@ enum { ROLE_MX, ROLE_SUBMISSION };			/* role */
 enum { DNSBL_REJECT, DNSBL_LOG };			/* dnsbl_action */
 enum { RELAY_TLS_MAY, RELAY_TLS_ENCRYPT, RELAY_TLS_VERIFY };	/* relay_tls */
 
+/* Every duration is in milliseconds; keys whose users count in seconds
+ * accept whole seconds only. */
 struct conf {
 	char	*hostname;		/* our name in greetings and Received: */
 	char	*local_domains;		/* space/comma separated; "" = hostname only */
@@ -29,12 +31,12 @@ struct conf {
 	uint64_t max_message_size;	/* octets, as received */
 	uint64_t max_recipients;
 	uint64_t min_uid;
-	uint64_t smtp_timeout;		/* seconds */
-	uint64_t pop3_timeout;		/* seconds after login */
+	uint64_t smtp_timeout;		/* ms, whole seconds */
+	uint64_t pop3_timeout;		/* ms (whole seconds) after login */
 	uint64_t max_errors;		/* protocol errors before disconnect */
 	int	 vrfy;			/* VRFY answers 250/550 instead of 252 */
 	int	 expn;			/* EXPN allowed */
-	uint64_t auth_fail_delay;	/* milliseconds a failed login costs */
+	uint64_t auth_fail_delay;	/* ms a failed login costs */
 	int	 apop;			/* pop3d offers APOP (RFC 1939 7) */
 	char	*apop_db;		/* APOP secrets, Berkeley DB hash, 0600 root */
 	/* TLS (tls_server.c) */
@@ -51,17 +53,17 @@ struct conf {
 	char	*throttle_db;		/* directory of the throttle store; "" = off */
 	char	*throttle_exempt;	/* addresses/prefixes never throttled */
 	uint64_t auth_fail_limit;	/* failures per address per window; 0 = off */
-	uint64_t auth_fail_window;	/* seconds */
-	uint64_t auth_penalty_max;	/* seconds: cap of the growing delay */
+	uint64_t auth_fail_window;	/* ms, whole seconds */
+	uint64_t auth_penalty_max;	/* ms: cap of the growing delay */
 	uint64_t max_conn_per_ip;	/* concurrent connections; 0 = no limit */
 	uint64_t max_conn_rate_per_ip;	/* connections per minute; 0 = no limit */
-	uint64_t greet_delay;		/* seconds smtpd waits before its greeting */
+	uint64_t greet_delay;		/* ms smtpd waits before its greeting */
 	/* greylisting (greylist.c) and DNSBL (dnsbl.c), smtpd only */
 	int	 greylist;		/* greylist RCPT from non-exempt clients */
 	char	*greylist_db;		/* directory of the triplet store */
-	uint64_t greylist_delay;	/* seconds before a retry is accepted */
-	uint64_t greylist_retry_window;	/* seconds a first attempt waits for its retry */
-	uint64_t greylist_expire;	/* seconds a passed triplet stays whitelisted */
+	uint64_t greylist_delay;	/* ms before a retry is accepted */
+	uint64_t greylist_retry_window;	/* ms a first attempt waits for its retry */
+	uint64_t greylist_expire;	/* ms a passed triplet stays whitelisted */
 	char	*greylist_exempt;	/* addresses/prefixes never greylisted */
 	char	*dnsbl_zones;		/* space/comma separated; "" = no lookups */
 	int	 dnsbl_action;		/* DNSBL_REJECT (554 greeting), DNSBL_LOG */
@@ -71,14 +73,14 @@ struct conf {
 	char	*trusted_networks;	/* clients that may relay without AUTH (mx) */
 	int	 sender_check;		/* submission: MAIL FROM must be the user's */
 	char	*queue_dir;		/* the relay queue, owned by unpriv_user */
-	uint64_t queue_lifetime;	/* seconds before undeliverable mail bounces */
-	uint64_t queue_retry_min;	/* seconds: first retry delay (doubles) */
-	uint64_t queue_retry_max;	/* seconds: cap of the retry delay */
+	uint64_t queue_lifetime;	/* ms (whole s) before undeliverable mail bounces */
+	uint64_t queue_retry_min;	/* ms (whole s): first retry delay (doubles) */
+	uint64_t queue_retry_max;	/* ms (whole s): cap of the retry delay */
 	char	*relay_host;		/* "" = MX; [host]:port or host:port */
 	char	*relay_auth_file;	/* "user password" for relay_host, 0600 root */
 	int	 relay_tls;		/* RELAY_TLS_MAY, _ENCRYPT, _VERIFY */
 	char	*relay_tls_ca_file;	/* "" = the system's CA store */
-	uint64_t smtp_connect_timeout;	/* seconds per outbound connection */
+	uint64_t smtp_connect_timeout;	/* ms (whole s) per outbound connection */
 };
 
 extern struct conf conf;

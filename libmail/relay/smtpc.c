@@ -189,8 +189,9 @@ smtpc_set_auth(const char *user, const char *pass)
 static unsigned
 tmo(unsigned rfc)
 {
-	return conf.smtp_timeout > 0 && conf.smtp_timeout < rfc ?
-	    (unsigned)conf.smtp_timeout : rfc;
+	uint64_t t = conf.smtp_timeout / 1000;
+
+	return t > 0 && t < rfc ? (unsigned)t : rfc;
 }
 
 static int
@@ -869,7 +870,7 @@ try_host(struct sess *s, const struct target *t, const char *sender, int fd,
 	str_fmt(s->remote, sizeof(s->remote), "%s%s[%s]", t->name,
 	    t->name[0] != '\0' ? " " : "", s->addr);
 
-	if ((s->fd = connect_to(t, (unsigned)conf.smtp_connect_timeout, why,
+	if ((s->fd = connect_to(t, (unsigned)(conf.smtp_connect_timeout / 1000), why,
 	    sizeof(why))) == -1) {
 		host_fail(s, "4.4.1", "connect to %s port %u: %s", s->remote,
 		    (unsigned)port, why);

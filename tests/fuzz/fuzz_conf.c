@@ -44,8 +44,13 @@ check_conf(void)
 		FUZZ_CHECK(isalnum((unsigned char)*c) || *c == '.' || *c == '-');
 	FUZZ_CHECK(conf.max_message_size >= 1024 && conf.max_message_size <= (1ull << 32));
 	FUZZ_CHECK(conf.max_recipients >= 1 && conf.max_recipients <= 10000);
-	FUZZ_CHECK(conf.smtp_timeout >= 1 && conf.smtp_timeout <= 3600);
-	FUZZ_CHECK(conf.pop3_timeout >= 1 && conf.pop3_timeout <= 3600);
+	/* durations in ms; whole seconds where the users count in seconds */
+	FUZZ_CHECK(conf.smtp_timeout >= 1000 && conf.smtp_timeout <= 3600000 &&
+	    conf.smtp_timeout % 1000 == 0);
+	FUZZ_CHECK(conf.pop3_timeout >= 1000 && conf.pop3_timeout <= 3600000 &&
+	    conf.pop3_timeout % 1000 == 0);
+	FUZZ_CHECK(conf.queue_retry_min >= 1000 && conf.queue_retry_min % 1000 == 0);
+	FUZZ_CHECK(conf.greylist_expire >= 3600000);
 	FUZZ_CHECK(conf.max_errors >= 1 && conf.max_errors <= 1000);
 	FUZZ_CHECK(conf.auth_fail_delay <= 60000);
 	FUZZ_CHECK(conf.vrfy == 0 || conf.vrfy == 1);
