@@ -1,6 +1,9 @@
 /*
  * conf.c - table-driven configuration: one row per key with its type,
  * bounds and default, so that the parser, -o, and validation are one path.
+ * A key with a fixed set of words stores the value its word maps to; a
+ * duration is stored in milliseconds. Every bad value is refused here, so
+ * that the error can name the file and line.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -187,6 +190,7 @@ fmt_duration(uint64_t ms, char *buf, size_t size)
 		str_fmt(buf, size, "%llums", (unsigned long long)ms);
 }
 
+/* Parses val into *field (ms) within k's bounds and step; -1 with err. */
 static int
 set_duration(const struct key *k, const char *val, uint64_t *field, char *err,
     size_t errsize)
