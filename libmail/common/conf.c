@@ -60,8 +60,8 @@ static const struct choice c_relay_tls[] = {
 #define STR(k, d)	{ .name = #k, .type = K_STR, .off = O(k), .def = d }
 #define DOMAINS(k, d)	{ .name = #k, .type = K_DOMAINS, .off = O(k), .def = d }
 #define BOOL(k, d)	{ .name = #k, .type = K_BOOL, .off = O(k), .def = d }
-#define CHOICE(k, c, d)	{ .name = #k, .type = K_CHOICE, .off = O(k), .def = d, \
-			  .choices = c }
+#define CHOICE(k, c, d)	{ .name = #k, .type = K_CHOICE, .off = O(k), \
+			  .def = d, .choices = c }
 #define NUM(k, t, lo, hi, d) { .name = #k, .type = t, .off = O(k), .min = lo, \
 			  .max = hi, .def = d }
 /*
@@ -76,7 +76,8 @@ static const struct choice c_relay_tls[] = {
 #define T_H	(60 * T_M)
 #define T_D	(24 * T_H)
 #define SECS(k, lo, hi, d) { .name = #k, .type = K_DURATION, .off = O(k), \
-			  .min = lo, .max = hi, .def = d, .bare = T_S, .step = T_S }
+			  .min = lo, .max = hi, .def = d, .bare = T_S, \
+			  .step = T_S }
 #define MSECS(k, bare_ms, lo, hi, d) { .name = #k, .type = K_DURATION, \
 			  .off = O(k), .min = lo, .max = hi, .def = d, \
 			  .bare = bare_ms, .step = T_MS }
@@ -184,8 +185,8 @@ fmt_duration(uint64_t ms, char *buf, size_t size)
 	if (ms == 0)
 		str_copy(buf, size, "0");
 	else if (i < sizeof(units) / sizeof(units[0]))
-		str_fmt(buf, size, "%llu%s", (unsigned long long)(ms / units[i].ms),
-		    units[i].suffix);
+		str_fmt(buf, size, "%llu%s",
+		    (unsigned long long)(ms / units[i].ms), units[i].suffix);
 	else
 		str_fmt(buf, size, "%llums", (unsigned long long)ms);
 }
@@ -200,8 +201,8 @@ set_duration(const struct key *k, const char *val, uint64_t *field, char *err,
 
 	if (parse_duration_ms(val, k->bare, k->max, &v) == 0 && v >= k->min) {
 		if (v % k->step != 0) {
-			str_fmt(err, errsize, "%s: \"%.40s\" is not a whole number "
-			    "of seconds", k->name, val);
+			str_fmt(err, errsize, "%s: \"%.40s\" is not a whole "
+			    "number of seconds", k->name, val);
 			return -1;
 		}
 		*field = v;
@@ -210,7 +211,8 @@ set_duration(const struct key *k, const char *val, uint64_t *field, char *err,
 	fmt_duration(k->min, lo, sizeof(lo));
 	fmt_duration(k->max, hi, sizeof(hi));
 	str_fmt(err, errsize, "%s: bad value \"%.40s\" (allowed %s..%s%s)",
-	    k->name, val, lo, hi, k->bare == T_MS ? "; a bare number is ms" : "");
+	    k->name, val, lo, hi,
+	    k->bare == T_MS ? "; a bare number is ms" : "");
 	return -1;
 }
 

@@ -62,25 +62,25 @@ struct conf {
 	int	 greylist;		/* greylist RCPT from non-exempt clients */
 	char	*greylist_db;		/* directory of the triplet store */
 	uint64_t greylist_delay;	/* ms before a retry is accepted */
-	uint64_t greylist_retry_window;	/* ms a first attempt waits for its retry */
-	uint64_t greylist_expire;	/* ms a passed triplet stays whitelisted */
+	uint64_t greylist_retry_window;	/* ms a first try waits for its retry */
+	uint64_t greylist_expire;	/* ms a passed triplet stays known */
 	char	*greylist_exempt;	/* addresses/prefixes never greylisted */
 	char	*dnsbl_zones;		/* space/comma separated; "" = no lookups */
-	int	 dnsbl_action;		/* DNSBL_REJECT (554 greeting), DNSBL_LOG */
+	int	 dnsbl_action;		/* DNSBL_REJECT (554 greeting), _LOG */
 	char	*dnsbl_exempt;		/* addresses/prefixes never looked up */
 	/* submission and relaying (smtpd roles, the queue, the runner) */
 	int	 role;			/* ROLE_MX, ROLE_SUBMISSION */
 	char	*trusted_networks;	/* clients that may relay without AUTH (mx) */
 	int	 sender_check;		/* submission: MAIL FROM must be the user's */
 	char	*queue_dir;		/* the relay queue, owned by unpriv_user */
-	uint64_t queue_lifetime;	/* ms (whole s) before undeliverable mail bounces */
-	uint64_t queue_retry_min;	/* ms (whole s): first retry delay (doubles) */
-	uint64_t queue_retry_max;	/* ms (whole s): cap of the retry delay */
+	uint64_t queue_lifetime;	/* ms (whole s) before mail bounces */
+	uint64_t queue_retry_min;	/* ms (whole s): first retry, doubling */
+	uint64_t queue_retry_max;	/* ms (whole s): retry delay cap */
 	char	*relay_host;		/* "" = MX; [host]:port or host:port */
 	char	*relay_auth_file;	/* "user password" for relay_host, 0600 root */
 	int	 relay_tls;		/* RELAY_TLS_MAY, _ENCRYPT, _VERIFY */
 	char	*relay_tls_ca_file;	/* "" = the system's CA store */
-	uint64_t smtp_connect_timeout;	/* ms (whole s) per outbound connection */
+	uint64_t smtp_connect_timeout;	/* ms (whole s) per outbound connect */
 };
 
 extern struct conf conf;

@@ -607,9 +607,10 @@ thr_auth_check(const char *ip, const char *user, struct thr_verdict *v)
 		return;
 	}
 	si = decayed(&ci, lim, conf.auth_fail_window / 1000, now);
-	sn = decayed(&cn, lim * THR_NET_FACTOR, conf.auth_fail_window / 1000, now) /
-	    THR_NET_FACTOR;
-	su = decayed(&cu, lim, conf.auth_fail_window / 1000, now) - (double)lim + 1;
+	sn = decayed(&cn, lim * THR_NET_FACTOR, conf.auth_fail_window / 1000,
+	    now) / THR_NET_FACTOR;
+	su = decayed(&cu, lim, conf.auth_fail_window / 1000, now) -
+	    (double)lim + 1;
 	s = si > sn ? si : sn;
 	s = s > su ? s : su;
 	if ((v->delay_ms = steps_delay(s)) > 0) {

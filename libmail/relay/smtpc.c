@@ -870,8 +870,8 @@ try_host(struct sess *s, const struct target *t, const char *sender, int fd,
 	str_fmt(s->remote, sizeof(s->remote), "%s%s[%s]", t->name,
 	    t->name[0] != '\0' ? " " : "", s->addr);
 
-	if ((s->fd = connect_to(t, (unsigned)(conf.smtp_connect_timeout / 1000), why,
-	    sizeof(why))) == -1) {
+	if ((s->fd = connect_to(t, (unsigned)(conf.smtp_connect_timeout / 1000),
+	    why, sizeof(why))) == -1) {
 		host_fail(s, "4.4.1", "connect to %s port %u: %s", s->remote,
 		    (unsigned)port, why);
 		return HOST_NEXT;
