@@ -560,7 +560,7 @@ maildrop_run(const struct mailuser *u, int leftover, const char *mech,
 	p.mfd = -1;
 	p.dirfd[0] = p.dirfd[1] = -1;
 	str_copy(p.user, sizeof(p.user), u->name);
-	io_init(&p.io, 0, 1, (unsigned)conf.pop3_timeout);
+	io_init(&p.io, 0, 1, (unsigned)(conf.pop3_timeout / 1000));
 	if (leftover != -1) {	/* input pipelined after the login command */
 		ssize_t n = pread(leftover, p.io.in, sizeof(p.io.in), 0);
 

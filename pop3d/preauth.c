@@ -83,7 +83,8 @@ ask_monitor(struct pop *p, struct ps_frame *f)
 	switch (f->type) {
 	case POP_ANS_OK:
 		if (sp[0] != -1)	/* pop3_timeout ends the session first */
-			tls_proxy(&p->io, sp[0], (unsigned)conf.pop3_timeout + 60);
+			tls_proxy(&p->io, sp[0],
+			    (unsigned)(conf.pop3_timeout / 1000) + 60);
 		_exit(0);	/* the post-auth child takes over */
 	case POP_ANS_PERM:
 		reply(p, "-ERR [AUTH] Authentication failed");

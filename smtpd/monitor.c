@@ -53,7 +53,7 @@ struct req {
 static int
 submission(void)
 {
-	return strcmp(conf.role, "submission") == 0;
+	return conf.role == ROLE_SUBMISSION;
 }
 
 /* Relaying: for a client that authenticated or is in trusted_networks. */
@@ -121,7 +121,7 @@ rq_connect(struct req *r)
 	unsigned n = policy_dnsbl(&m.policy);
 
 	if (n == 0 || dnsbl_zone(n, r->detail, sizeof(r->detail)) == -1 ||
-	    strcmp(conf.dnsbl_action, "log") == 0)
+	    conf.dnsbl_action == DNSBL_LOG)
 		return ANS_OK;
 	log_info("event=dnsbl_reject ip=%s zone=%s", m.ip, r->detail);
 	return ANS_BLOCKED;

@@ -167,7 +167,9 @@ policy_grey(struct policy *p, const char *sender, const char *rcpt)
 		policy_lost(p, "greylist");
 		return 0;
 	}
-	if (verdict(p, POL_GREY, (uint32_t)conf.greylist_delay, &wait) == -1)
+	/* the wait is in whole seconds, rounded up; greylist_delay is ms */
+	if (verdict(p, POL_GREY, (uint32_t)((conf.greylist_delay + 999) / 1000),
+	    &wait) == -1)
 		return 0;
 	return wait;
 }

@@ -276,7 +276,7 @@ done:
 static int
 submission(void)
 {
-	return strcmp(conf.role, "submission") == 0;
+	return conf.role == ROLE_SUBMISSION;
 }
 
 /* May a plaintext mechanism (PLAIN, LOGIN) be used now? Only inside TLS
@@ -626,7 +626,7 @@ cmd_starttls(struct session *s, char *arg)
 	if (dropped > 0)
 		log_info("starttls discarded=%zu reason=plaintext_after_starttls",
 		    dropped);
-	if (tls_accept(&s->io, (unsigned)conf.smtp_timeout) == -1) {
+	if (tls_accept(&s->io, (unsigned)(conf.smtp_timeout / 1000)) == -1) {
 		log_info("disconnect reason=tls_handshake_failed");
 		s->quit = 1;
 		return R_DONE;
@@ -1082,17 +1082,17 @@ session_run(int mfd, const struct peer *peer)
 	s.peer = peer;
 	enter_state(&s, ST_GREET);
 	s.w.fd = -1;
-	io_init(&s.io, 0, 1, (unsigned)conf.smtp_timeout);
+	io_init(&s.io, 0, 1, (unsigned)(conf.smtp_timeout / 1000));
 	s.io.crlf_only = 1;
 	if (tls_mode() == TLS_IMPLICIT &&
-	    tls_accept(&s.io, (unsigned)conf.smtp_timeout) == -1) {
+	    tls_accept(&s.io, (unsigned)(conf.smtp_timeout / 1000)) == -1) {
 		log_info("disconnect reason=tls_handshake_failed");
 		return;
 	}
 	/* greet_delay: a client that talks before the greeting is a bot
 	 * that does not wait for replies (postscreen's pregreet test) */
 	if (conf.greet_delay > 0 && !io_pending(&s.io))
-		greet_wait(s.io.rfd, (int)conf.greet_delay * 1000);
+		greet_wait(s.io.rfd, (int)conf.greet_delay);
 	if (io_pending(&s.io)) {
 		io_printf(&s.io, "554 5.5.0 %s Error: talked before the greeting\r\n",
 		    conf.hostname);

@@ -138,7 +138,10 @@ printable(const char *s, size_t len, char *out, size_t size)
 const char *
 pr(const char *s)
 {
-	static char buf[LOG_TEXT_MAX + 8];
+	static char buf[LOG_PR_SLOTS][LOG_TEXT_MAX + 8];
+	static unsigned next;
+	char *out = buf[next];
 
-	return printable(s, strlen(s), buf, sizeof(buf));
+	next = (next + 1) % LOG_PR_SLOTS;
+	return printable(s, strlen(s), out, sizeof(buf[0]));
 }

@@ -28,7 +28,12 @@ void	fatalx(const char *, ...) __attribute__((format(printf, 1, 2), noreturn));
  * Writes into out (size bytes) and returns out.
  */
 char	*printable(const char *s, size_t len, char *out, size_t size);
-/* The same for a NUL-terminated string, into a static buffer (one at a time). */
+/*
+ * The same for a NUL-terminated string, into one of LOG_PR_SLOTS (params.h)
+ * static buffers used in turn: up to that many pr() results are valid at
+ * once, so one log line may pass several (pr(a), pr(b)); the next call
+ * after that reuses the oldest buffer.
+ */
 const char *pr(const char *s);
 
 #endif

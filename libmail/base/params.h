@@ -15,20 +15,12 @@
 #define SMTP_LOCAL_MAX		64	/* local-part */
 #define SMTP_DOMAIN_MAX		255	/* domain */
 #define SMTP_PATH_MAX		256	/* reverse-path / forward-path with <> */
-#define SMTP_TIMEOUT		300	/* seconds, 4.5.3.2.7: at least 5 minutes */
-#define SMTP_MAX_ERRORS		10	/* protocol errors before 421 */
 #define SMTP_MAX_RECEIVED	100	/* 6.3: loop detection */
 #define SMTP_MAX_COMMANDS	10000	/* commands per session, against idle loops */
 
 /* POP3, RFC 1939 and RFC 2449. */
 #define POP3_CMD_MAX		255	/* RFC 2449 4: commands up to 255 octets */
 #define POP3_TIMEOUT_AUTH	60	/* seconds before login */
-#define POP3_TIMEOUT		600	/* seconds after login, RFC 1939 3 */
-
-/* Defaults of configuration keys. */
-#define DEF_MAX_MESSAGE_SIZE	(25u * 1024 * 1024)
-#define DEF_MAX_RECIPIENTS	100	/* RFC 5321 4.5.3.1.8: at least 100 */
-#define DEF_MIN_UID		1000
 
 /* Privilege separation frames (SOCK_SEQPACKET, one frame per datagram). */
 #define PS_PAYLOAD_MAX		8192
@@ -40,6 +32,8 @@
 
 /* Logging: client text is made printable and cut to this. */
 #define LOG_TEXT_MAX		200
+/* pr() results valid at once: the client fields of one log line. */
+#define LOG_PR_SLOTS		4
 
 /* Aliases: expansion depth and fan-out. */
 #define ALIAS_DEPTH_MAX		8

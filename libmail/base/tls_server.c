@@ -15,6 +15,10 @@
 #include "tls_server.h"
 #include "util.h"
 
+_Static_assert(TLS_V1_0 == TLS1_VERSION && TLS_V1_1 == TLS1_1_VERSION &&
+    TLS_V1_2 == TLS1_2_VERSION && TLS_V1_3 == TLS1_3_VERSION,
+    "tls_server.h's versions are OpenSSL's");
+
 static SSL_CTX	*ctx;			/* the one server context */
 static int	 mode = TLS_NONE;
 
@@ -22,41 +26,34 @@ int
 tls_server_init(const struct tls_server_conf *tc, char *err, size_t errsize)
 {
 	const char *key = tc->key[0] != '\0' ? tc->key : tc->cert;
-	int minv;
 
-	if (tc->mode[0] == '\0')
+	switch (tc->mode) {
+	case TLS_AUTO:
 		mode = tc->cert[0] != '\0' ? TLS_STARTTLS : TLS_NONE;
-	else if (strcmp(tc->mode, "none") == 0)
-		mode = TLS_NONE;
-	else if (strcmp(tc->mode, "starttls") == 0)
-		mode = TLS_STARTTLS;
-	else if (strcmp(tc->mode, "implicit") == 0)
-		mode = TLS_IMPLICIT;
-	else {
-		str_fmt(err, errsize, "tls: expected none, starttls or implicit, "
-		    "got \"%.40s\"", tc->mode);
+		break;
+	case TLS_NONE:
+	case TLS_STARTTLS:
+	case TLS_IMPLICIT:
+		mode = tc->mode;
+		break;
+	default:
+		str_fmt(err, errsize, "tls: unknown mode %d", tc->mode);
 		return -1;
 	}
-	if (strcmp(tc->min_version, "TLSv1.2") == 0)
-		minv = TLS1_2_VERSION;
-	else if (strcmp(tc->min_version, "TLSv1.3") == 0)
-		minv = TLS1_3_VERSION;
-	else if (strcmp(tc->min_version, "TLSv1.1") == 0)
-		minv = TLS1_1_VERSION;
-	else if (strcmp(tc->min_version, "TLSv1") == 0)
-		minv = TLS1_VERSION;
-	else {
-		str_fmt(err, errsize, "tls_min_version: expected TLSv1.2 or "
-		    "TLSv1.3, got \"%.40s\"", tc->min_version);
+	if (tc->min_version < TLS_V1_0 || tc->min_version > TLS_V1_3) {
+		str_fmt(err, errsize, "tls_min_version: unknown version %#x",
+		    (unsigned)tc->min_version);
 		return -1;
 	}
 	if (mode == TLS_NONE)
 		return 0;
 	if (tc->cert[0] == '\0') {
-		str_fmt(err, errsize, "tls = %s needs tls_cert", tc->mode);
+		str_fmt(err, errsize, "tls = %s needs tls_cert",
+		    mode == TLS_IMPLICIT ? "implicit" : "starttls");
 		goto fail;
 	}
-	if ((ctx = tls_ctx_new(TLS_server_method(), minv, err, errsize)) == NULL)
+	if ((ctx = tls_ctx_new(TLS_server_method(), tc->min_version, err,
+	    errsize)) == NULL)
 		goto fail;
 	SSL_CTX_set_num_tickets(ctx, 0);	/* no TLS 1.3 tickets */
 	SSL_CTX_set_dh_auto(ctx, 1);

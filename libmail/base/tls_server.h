@@ -17,21 +17,28 @@
 #include "tls.h"
 
 /* The server mode, as decided by tls_server_init(). */
+#define TLS_AUTO	(-1)	/* unset: STARTTLS with a cert, else none */
 #define TLS_NONE	0
 #define TLS_STARTTLS	1	/* offered on request (STARTTLS, STLS) */
 #define TLS_IMPLICIT	2	/* handshake before the greeting (465, 995) */
 
+/* Protocol versions as on the wire (RFC 8446 4.2.1; OpenSSL's values). */
+#define TLS_V1_0	0x0301
+#define TLS_V1_1	0x0302
+#define TLS_V1_2	0x0303
+#define TLS_V1_3	0x0304
+
 /*
  * The server settings, as the caller read them (daemon_tls_init: the tls_*
- * keys of inetmail.conf, whose names the error messages use). No field
+ * keys of inetmail.conf, whose names the error messages use). No string
  * may be NULL; "" where the key is unset.
  */
 struct tls_server_conf {
-	const char	*mode;		/* none|starttls|implicit; "" = starttls
-					   when cert is set, else none */
+	int		 mode;		/* TLS_AUTO, TLS_NONE, TLS_STARTTLS or
+					   TLS_IMPLICIT */
 	const char	*cert;		/* PEM, leaf first then the chain */
 	const char	*key;		/* PEM; "" = in cert */
-	const char	*min_version;	/* TLSv1, TLSv1.1, TLSv1.2, TLSv1.3 */
+	int		 min_version;	/* TLS_V1_0 .. TLS_V1_3 */
 	const char	*ciphers;	/* TLS <= 1.2 cipher list */
 	const char	*ciphersuites;	/* TLS 1.3 suites */
 };

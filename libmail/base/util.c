@@ -141,22 +141,34 @@ parse_u64(const char *s, uint64_t max, uint64_t *out)
 	return 0;
 }
 
-/* Shared by parse_size and parse_duration: number, one optional suffix. */
+struct unit {
+	const char	*suffix;
+	uint64_t	 scale;
+};
+
+/*
+ * Shared by parse_size and the duration parsers: digits, then nothing (the
+ * number counts bare each) or one of units' suffixes; the result <= max.
+ */
 static int
-parse_scaled(const char *s, uint64_t max, uint64_t *out, const char *suffixes,
-    const uint64_t *scales)
+parse_scaled(const char *s, uint64_t bare, const struct unit *units,
+    uint64_t max, uint64_t *out)
 {
-	char digits[32];
-	size_t n = strlen(s);
-	uint64_t v, scale = 1;
-	const char *p;
+	char digits[21];	/* UINT64_MAX has 20 */
+	size_t n = strspn(s, "0123456789");
+	uint64_t v, scale = bare;
 
 	if (n == 0 || n >= sizeof(digits))
 		return -1;
-	memcpy(digits, s, n + 1);
-	if ((p = strchr(suffixes, digits[n - 1])) != NULL && digits[n - 1] != '\0') {
-		scale = scales[p - suffixes];
-		digits[--n] = '\0';
+	memcpy(digits, s, n);
+	digits[n] = '\0';
+	if (s[n] != '\0') {
+		for (; units->suffix != NULL; units++)
+			if (strcmp(s + n, units->suffix) == 0)
+				break;
+		if (units->suffix == NULL)
+			return -1;
+		scale = units->scale;
 	}
 	if (parse_u64(digits, UINT64_MAX, &v) == -1 || v > max / scale)
 		return -1;
@@ -167,18 +179,33 @@ parse_scaled(const char *s, uint64_t max, uint64_t *out, const char *suffixes,
 int
 parse_size(const char *s, uint64_t max, uint64_t *out)
 {
-	static const uint64_t scales[] = { 1024, 1024, 1048576, 1048576,
-	    1073741824, 1073741824 };
+	static const struct unit units[] = { { "k", 1024 }, { "K", 1024 },
+	    { "m", 1048576 }, { "M", 1048576 }, { "g", 1073741824 },
+	    { "G", 1073741824 }, { NULL, 0 } };
 
-	return parse_scaled(s, max, out, "kKmMgG", scales);
+	return parse_scaled(s, 1, units, max, out);
+}
+
+int
+parse_duration_ms(const char *s, uint64_t bare_ms, uint64_t max_ms,
+    uint64_t *out_ms)
+{
+	static const struct unit units[] = { { "ms", 1 }, { "s", 1000 },
+	    { "m", 60000 }, { "h", 3600000 }, { "d", 86400000 }, { NULL, 0 } };
+
+	return parse_scaled(s, bare_ms, units, max_ms, out_ms);
 }
 
 int
 parse_duration(const char *s, uint64_t max, uint64_t *out)
 {
-	static const uint64_t scales[] = { 1, 60, 3600, 86400 };
+	uint64_t ms;
 
-	return parse_scaled(s, max, out, "smhd", scales);
+	if (parse_duration_ms(s, 1000, max > UINT64_MAX / 1000 ? UINT64_MAX :
+	    max * 1000, &ms) == -1 || ms % 1000 != 0)
+		return -1;
+	*out = ms / 1000;
+	return 0;
 }
 
 int

@@ -30,7 +30,14 @@ size_t	 str_prefix_ci(const char *s, const char *prefix);
 int	 parse_u64(const char *s, uint64_t max, uint64_t *out);
 /* Same with an optional K/M/G suffix (powers of 1024). */
 int	 parse_size(const char *s, uint64_t max, uint64_t *out);
-/* Seconds with an optional s/m/h/d suffix. */
+/*
+ * A duration in milliseconds: digits, then one of the suffixes ms, s, m, h
+ * and d, or none (the number counts bare_ms each); <= max_ms.
+ */
+int	 parse_duration_ms(const char *s, uint64_t bare_ms, uint64_t max_ms,
+	    uint64_t *out_ms);
+/* The same in whole seconds (a bare number is seconds); <= max and
+ * <= UINT64_MAX / 1000. */
 int	 parse_duration(const char *s, uint64_t max, uint64_t *out);
 
 /* Write all of buf, retrying on EINTR/short writes. 0 ok, -1 error. */

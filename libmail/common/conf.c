@@ -1,6 +1,9 @@
 /*
  * conf.c - table-driven configuration: one row per key with its type,
  * bounds and default, so that the parser, -o, and validation are one path.
+ * A key with a fixed set of words stores the value its word maps to; a
+ * duration is stored in milliseconds. Every bad value is refused here, so
+ * that the error can name the file and line.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -12,100 +15,205 @@
 
 #include "conf.h"
 #include "params.h"
+#include "tls_server.h"
 #include "util.h"
 
 struct conf conf;
 
 enum ktype { K_STR, K_DOMAINS, K_CHOICE, K_UINT, K_SIZE, K_DURATION, K_BOOL };
 
+/* K_CHOICE: the words a key accepts and the value each one stores. */
+struct choice {
+	const char	*word;
+	int		 value;
+};
+
 struct key {
 	const char	*name;
 	enum ktype	 type;
 	size_t		 off;
 	uint64_t	 min, max;
-	const char	*def;	/* K_CHOICE: "a|b|c", the allowed values, a first */
+	const char	*def;
+	const struct choice *choices;	/* K_CHOICE, ended by a NULL word */
+	uint64_t	 bare;	/* K_DURATION: ms a bare number counts */
+	uint64_t	 step;	/* K_DURATION: the value is a multiple of it */
 };
 
+static const struct choice c_tls[] = {
+	{ "", TLS_AUTO }, { "none", TLS_NONE }, { "starttls", TLS_STARTTLS },
+	{ "implicit", TLS_IMPLICIT }, { NULL, 0 } };
+/* TLSv1 and TLSv1.1 last: accepted as they always were, though the system
+ * OpenSSL configuration (Debian: MinProtocol) usually refuses them */
+static const struct choice c_tls_version[] = {
+	{ "TLSv1.2", TLS_V1_2 }, { "TLSv1.3", TLS_V1_3 }, { "TLSv1.1", TLS_V1_1 },
+	{ "TLSv1", TLS_V1_0 }, { NULL, 0 } };
+static const struct choice c_dnsbl_action[] = {
+	{ "reject", DNSBL_REJECT }, { "log", DNSBL_LOG }, { NULL, 0 } };
+static const struct choice c_role[] = {
+	{ "mx", ROLE_MX }, { "submission", ROLE_SUBMISSION }, { NULL, 0 } };
+static const struct choice c_relay_tls[] = {
+	{ "may", RELAY_TLS_MAY }, { "encrypt", RELAY_TLS_ENCRYPT },
+	{ "verify", RELAY_TLS_VERIFY }, { NULL, 0 } };
+
+/* One row per key, named like its field in struct conf. */
 #define O(f)	offsetof(struct conf, f)
+#define STR(k, d)	{ .name = #k, .type = K_STR, .off = O(k), .def = d }
+#define DOMAINS(k, d)	{ .name = #k, .type = K_DOMAINS, .off = O(k), .def = d }
+#define BOOL(k, d)	{ .name = #k, .type = K_BOOL, .off = O(k), .def = d }
+#define CHOICE(k, c, d)	{ .name = #k, .type = K_CHOICE, .off = O(k), \
+			  .def = d, .choices = c }
+#define NUM(k, t, lo, hi, d) { .name = #k, .type = t, .off = O(k), .min = lo, \
+			  .max = hi, .def = d }
+/*
+ * Durations are stored in milliseconds, bounds given with the units below.
+ * SECS: a bare number is seconds, and the value a whole number of them
+ * (its users count in seconds). MSECS: any number of milliseconds, a bare
+ * number counting bare_ms.
+ */
+#define T_MS	1ull
+#define T_S	1000ull
+#define T_M	(60 * T_S)
+#define T_H	(60 * T_M)
+#define T_D	(24 * T_H)
+#define SECS(k, lo, hi, d) { .name = #k, .type = K_DURATION, .off = O(k), \
+			  .min = lo, .max = hi, .def = d, .bare = T_S, \
+			  .step = T_S }
+#define MSECS(k, bare_ms, lo, hi, d) { .name = #k, .type = K_DURATION, \
+			  .off = O(k), .min = lo, .max = hi, .def = d, \
+			  .bare = bare_ms, .step = T_MS }
 static const struct key keys[] = {
-	{ "hostname",		K_DOMAINS,	O(hostname),	0, 0, "" },
-	{ "local_domains",	K_DOMAINS,	O(local_domains), 0, 0, "" },
-	{ "mailbox",		K_STR,	O(mailbox),	0, 0, "~/Maildir" },
-	{ "unpriv_user",	K_STR,	O(unpriv_user),	0, 0, "inetmail" },
-	{ "chroot_dir",		K_STR,	O(chroot_dir),	0, 0, "/var/empty" },
-	{ "pam_service",	K_STR,	O(pam_service),	0, 0, "inetmail" },
-	{ "aliases",		K_STR,	O(aliases),	0, 0, "/etc/inetmail/aliases" },
-	{ "max_message_size",	K_SIZE,	O(max_message_size), 1024, 1ull << 32, "25M" },
-	{ "max_recipients",	K_UINT,	O(max_recipients), 1, 10000, "100" },
-	{ "min_uid",		K_UINT,	O(min_uid),	0, 4294967295u, "1000" },
-	{ "smtp_timeout",	K_DURATION, O(smtp_timeout), 1, 3600, "300" },
-	{ "pop3_timeout",	K_DURATION, O(pop3_timeout), 1, 3600, "600" },
-	{ "max_errors",		K_UINT,	O(max_errors),	1, 1000, "10" },
-	{ "vrfy",		K_BOOL,	O(vrfy),	0, 0, "no" },
-	{ "expn",		K_BOOL,	O(expn),	0, 0, "no" },
-	{ "auth_fail_delay",	K_UINT,	O(auth_fail_delay), 0, 60000, "2000" },
-	{ "apop",		K_BOOL,	O(apop),	0, 0, "no" },
-	{ "apop_db",		K_STR,	O(apop_db),	0, 0, "/etc/inetmail/apop.db" },
-	/* TLS (tls.c checks the values of tls and tls_min_version) */
-	{ "tls",		K_STR,	O(tls),		0, 0, "" },
-	{ "tls_cert",		K_STR,	O(tls_cert),	0, 0, "" },
-	{ "tls_key",		K_STR,	O(tls_key),	0, 0, "" },
-	{ "tls_min_version",	K_STR,	O(tls_min_version), 0, 0, "TLSv1.2" },
-	{ "tls_ciphers",	K_STR,	O(tls_ciphers),	0, 0,
-	    "ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:DHE+CHACHA20:!aNULL:!SHA1" },
-	{ "tls_ciphersuites",	K_STR,	O(tls_ciphersuites), 0, 0,
-	    "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256" },
-	{ "auth_require_tls",	K_BOOL,	O(auth_require_tls), 0, 0, "yes" },
+	DOMAINS(hostname, ""),
+	DOMAINS(local_domains, ""),
+	STR(mailbox, "~/Maildir"),
+	STR(unpriv_user, "inetmail"),
+	STR(chroot_dir, "/var/empty"),
+	STR(pam_service, "inetmail"),
+	STR(aliases, "/etc/inetmail/aliases"),
+	NUM(max_message_size, K_SIZE, 1024, 1ull << 32, "25M"),
+	NUM(max_recipients, K_UINT, 1, 10000, "100"),	/* RFC 5321 4.5.3.1.8 */
+	NUM(min_uid, K_UINT, 0, 4294967295u, "1000"),
+	SECS(smtp_timeout, 1 * T_S, 1 * T_H, "5m"),	/* RFC 5321 4.5.3.2.7 */
+	SECS(pop3_timeout, 1 * T_S, 1 * T_H, "10m"),	/* RFC 1939 3 */
+	NUM(max_errors, K_UINT, 1, 1000, "10"),
+	BOOL(vrfy, "no"),
+	BOOL(expn, "no"),
+	/* a bare number is milliseconds here, as it always was */
+	MSECS(auth_fail_delay, T_MS, 0, 1 * T_M, "2s"),
+	BOOL(apop, "no"),
+	STR(apop_db, "/etc/inetmail/apop.db"),
+	/* TLS (tls_server.c) */
+	CHOICE(tls, c_tls, ""),
+	STR(tls_cert, ""),
+	STR(tls_key, ""),
+	CHOICE(tls_min_version, c_tls_version, "TLSv1.2"),
+	STR(tls_ciphers,
+	    "ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:DHE+CHACHA20:!aNULL:!SHA1"),
+	STR(tls_ciphersuites,
+	    "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256"),
+	BOOL(auth_require_tls, "yes"),
 	/* abuse resistance (throttle.c) */
-	{ "throttle_db",	K_STR,	O(throttle_db),	0, 0, "/var/lib/inetmail/throttle" },
-	{ "throttle_exempt",	K_STR,	O(throttle_exempt), 0, 0, "127.0.0.0/8 ::1" },
-	{ "auth_fail_limit",	K_UINT,	O(auth_fail_limit), 0, 100000, "10" },
-	{ "auth_fail_window",	K_DURATION, O(auth_fail_window), 1, 604800, "15m" },
-	{ "auth_penalty_max",	K_DURATION, O(auth_penalty_max), 0, 600, "30s" },
-	{ "max_conn_per_ip",	K_UINT,	O(max_conn_per_ip), 0, 100000, "50" },
-	{ "max_conn_rate_per_ip", K_UINT, O(max_conn_rate_per_ip), 0, 1000000, "600" },
-	{ "greet_delay",	K_DURATION, O(greet_delay), 0, 300, "0" },
+	STR(throttle_db, "/var/lib/inetmail/throttle"),
+	STR(throttle_exempt, "127.0.0.0/8 ::1"),
+	NUM(auth_fail_limit, K_UINT, 0, 100000, "10"),
+	SECS(auth_fail_window, 1 * T_S, 7 * T_D, "15m"),
+	MSECS(auth_penalty_max, T_S, 0, 10 * T_M, "30s"),
+	NUM(max_conn_per_ip, K_UINT, 0, 100000, "50"),
+	NUM(max_conn_rate_per_ip, K_UINT, 0, 1000000, "600"),
+	MSECS(greet_delay, T_S, 0, 5 * T_M, "0"),
 	/* greylisting (greylist.c) and DNSBL (dnsbl.c), smtpd */
-	{ "greylist",		K_BOOL,	O(greylist),	0, 0, "no" },
-	{ "greylist_db",	K_STR,	O(greylist_db),	0, 0, "/var/lib/inetmail/greylist" },
-	{ "greylist_delay",	K_DURATION, O(greylist_delay), 0, 86400, "5m" },
-	{ "greylist_retry_window", K_DURATION, O(greylist_retry_window), 60, 2592000, "2d" },
-	{ "greylist_expire",	K_DURATION, O(greylist_expire), 3600, 31536000, "35d" },
-	{ "greylist_exempt",	K_STR,	O(greylist_exempt), 0, 0, "127.0.0.0/8 ::1" },
-	{ "dnsbl_zones",	K_DOMAINS, O(dnsbl_zones), 0, 0, "" },
-	{ "dnsbl_action",	K_STR,	O(dnsbl_action), 0, 0, "reject" },
-	{ "dnsbl_exempt",	K_STR,	O(dnsbl_exempt), 0, 0, "127.0.0.0/8 ::1" },
+	BOOL(greylist, "no"),
+	STR(greylist_db, "/var/lib/inetmail/greylist"),
+	MSECS(greylist_delay, T_S, 0, 1 * T_D, "5m"),
+	MSECS(greylist_retry_window, T_S, 1 * T_M, 30 * T_D, "2d"),
+	MSECS(greylist_expire, T_S, 1 * T_H, 365 * T_D, "35d"),
+	STR(greylist_exempt, "127.0.0.0/8 ::1"),
+	DOMAINS(dnsbl_zones, ""),
+	CHOICE(dnsbl_action, c_dnsbl_action, "reject"),
+	STR(dnsbl_exempt, "127.0.0.0/8 ::1"),
 	/* submission and relaying */
-	{ "role",		K_CHOICE, O(role),	0, 0, "mx|submission" },
-	{ "trusted_networks",	K_STR,	O(trusted_networks), 0, 0, "127.0.0.1 ::1" },
-	{ "sender_check",	K_BOOL,	O(sender_check), 0, 0, "yes" },
-	{ "queue_dir",		K_STR,	O(queue_dir),	0, 0, "/var/spool/inetmail" },
-	{ "queue_lifetime",	K_DURATION, O(queue_lifetime), 0, 2592000, "5d" },
-	{ "queue_retry_min",	K_DURATION, O(queue_retry_min), 1, 86400, "5m" },
-	{ "queue_retry_max",	K_DURATION, O(queue_retry_max), 1, 86400, "1h" },
-	{ "relay_host",		K_STR,	O(relay_host),	0, 0, "" },
-	{ "relay_auth_file",	K_STR,	O(relay_auth_file), 0, 0, "" },
-	{ "relay_tls",		K_CHOICE, O(relay_tls),	0, 0, "may|encrypt|verify" },
-	{ "relay_tls_ca_file",	K_STR,	O(relay_tls_ca_file), 0, 0, "" },
-	{ "smtp_connect_timeout", K_DURATION, O(smtp_connect_timeout), 1, 600, "30s" },
+	CHOICE(role, c_role, "mx"),
+	STR(trusted_networks, "127.0.0.1 ::1"),
+	BOOL(sender_check, "yes"),
+	STR(queue_dir, "/var/spool/inetmail"),
+	SECS(queue_lifetime, 0, 30 * T_D, "5d"),
+	SECS(queue_retry_min, 1 * T_S, 1 * T_D, "5m"),
+	SECS(queue_retry_max, 1 * T_S, 1 * T_D, "1h"),
+	STR(relay_host, ""),
+	STR(relay_auth_file, ""),
+	CHOICE(relay_tls, c_relay_tls, "may"),
+	STR(relay_tls_ca_file, ""),
+	SECS(smtp_connect_timeout, 1 * T_S, 10 * T_M, "30s"),
 };
 #undef O
+#undef STR
+#undef DOMAINS
+#undef BOOL
+#undef CHOICE
+#undef NUM
+#undef SECS
+#undef MSECS
 
-/* 1 when val is one of the '|'-separated words of list. */
-static int
-word_in(const char *val, const char *list)
+/* The words of a K_CHOICE key for an error message: a, b or c. */
+static void
+choice_words(const struct choice *list, char *buf, size_t size)
 {
-	size_t n = strlen(val);
+	const struct choice *c;
 
-	while (*list != '\0') {
-		size_t len = strcspn(list, "|");
+	buf[0] = '\0';
+	for (c = list; c->word != NULL; c++) {
+		size_t n = strlen(buf);
 
-		if (len == n && strncmp(list, val, n) == 0)
-			return 1;
-		list += len;
-		list += *list == '|';
+		(void)str_fmt(buf + n, size - n, "%s%s",
+		    c == list ? "" : c[1].word == NULL ? " or " : ", ",
+		    c->word[0] == '\0' ? "\"\"" : c->word);
 	}
-	return 0;
+}
+
+/* ms as the largest unit that divides it: "90s", "2d", "500ms"; 0 is "0". */
+static void
+fmt_duration(uint64_t ms, char *buf, size_t size)
+{
+	static const struct {
+		uint64_t	 ms;
+		const char	*suffix;
+	} units[] = { { T_D, "d" }, { T_H, "h" }, { T_M, "m" }, { T_S, "s" } };
+	size_t i;
+
+	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (ms % units[i].ms == 0)
+			break;
+	if (ms == 0)
+		str_copy(buf, size, "0");
+	else if (i < sizeof(units) / sizeof(units[0]))
+		str_fmt(buf, size, "%llu%s",
+		    (unsigned long long)(ms / units[i].ms), units[i].suffix);
+	else
+		str_fmt(buf, size, "%llums", (unsigned long long)ms);
+}
+
+/* Parses val into *field (ms) within k's bounds and step; -1 with err. */
+static int
+set_duration(const struct key *k, const char *val, uint64_t *field, char *err,
+    size_t errsize)
+{
+	char lo[24], hi[24];
+	uint64_t v;
+
+	if (parse_duration_ms(val, k->bare, k->max, &v) == 0 && v >= k->min) {
+		if (v % k->step != 0) {
+			str_fmt(err, errsize, "%s: \"%.40s\" is not a whole "
+			    "number of seconds", k->name, val);
+			return -1;
+		}
+		*field = v;
+		return 0;
+	}
+	fmt_duration(k->min, lo, sizeof(lo));
+	fmt_duration(k->max, hi, sizeof(hi));
+	str_fmt(err, errsize, "%s: bad value \"%.40s\" (allowed %s..%s%s)",
+	    k->name, val, lo, hi,
+	    k->bare == T_MS ? "; a bare number is ms" : "");
+	return -1;
 }
 
 static int
@@ -127,7 +235,6 @@ set_key(const struct key *k, const char *val, char *err, size_t errsize)
 			return -1;
 		}
 		/* FALLTHROUGH */
-	case K_CHOICE:
 	case K_STR: {
 		char **p = (char **)(void *)(base + k->off);
 		const char *c;
@@ -137,14 +244,23 @@ set_key(const struct key *k, const char *val, char *err, size_t errsize)
 				str_fmt(err, errsize, "%s: control character in value", k->name);
 				return -1;
 			}
-		if (k->type == K_CHOICE && !word_in(val, k->def)) {
-			str_fmt(err, errsize, "%s: expected %s, got \"%.40s\"",
-			    k->name, k->def, val);
-			return -1;
-		}
 		free(*p);
 		*p = xstrdup(val);
 		return 0;
+	}
+	case K_CHOICE: {
+		const struct choice *c;
+		char words[128];
+
+		for (c = k->choices; c->word != NULL; c++)
+			if (strcmp(val, c->word) == 0) {
+				*(int *)(void *)(base + k->off) = c->value;
+				return 0;
+			}
+		choice_words(k->choices, words, sizeof(words));
+		str_fmt(err, errsize, "%s: expected %s, got \"%.40s\"", k->name,
+		    words, val);
+		return -1;
 	}
 	case K_BOOL:
 		if (strcmp(val, "yes") == 0 || strcmp(val, "on") == 0 || strcmp(val, "true") == 0)
@@ -164,8 +280,8 @@ set_key(const struct key *k, const char *val, char *err, size_t errsize)
 		r = parse_size(val, k->max, &v);
 		break;
 	case K_DURATION:
-		r = parse_duration(val, k->max, &v);
-		break;
+		return set_duration(k, val, (uint64_t *)(void *)(base + k->off),
+		    err, errsize);
 	}
 	if (r == -1 || v < k->min || v > k->max) {
 		str_fmt(err, errsize, "%s: bad value \"%.40s\" (allowed %llu..%llu)",
@@ -193,18 +309,9 @@ conf_defaults(void)
 	char err[128];
 	size_t i;
 
-	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-		char def[64];
-		const char *d = keys[i].def;
-
-		if (keys[i].type == K_CHOICE) {	/* the first word */
-			str_copy(def, sizeof(def), d);
-			def[strcspn(def, "|")] = '\0';
-			d = def;
-		}
-		if (set_key(&keys[i], d, err, sizeof(err)) == -1)
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (set_key(&keys[i], keys[i].def, err, sizeof(err)) == -1)
 			abort();	/* a bad default is a programming error */
-	}
 }
 
 static char *

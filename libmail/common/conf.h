@@ -10,6 +10,16 @@
 
 #define CONF_FILE	"/etc/inetmail/inetmail.conf"
 
+/*
+ * The values of the keys that are one word of a fixed set (conf.c maps
+ * each word to one of these; tls and tls_min_version take tls_server.h's).
+ */
+enum { ROLE_MX, ROLE_SUBMISSION };			/* role */
+enum { DNSBL_REJECT, DNSBL_LOG };			/* dnsbl_action */
+enum { RELAY_TLS_MAY, RELAY_TLS_ENCRYPT, RELAY_TLS_VERIFY };	/* relay_tls */
+
+/* Every duration is in milliseconds; keys whose users count in seconds
+ * accept whole seconds only. */
 struct conf {
 	char	*hostname;		/* our name in greetings and Received: */
 	char	*local_domains;		/* space/comma separated; "" = hostname only */
@@ -21,20 +31,21 @@ struct conf {
 	uint64_t max_message_size;	/* octets, as received */
 	uint64_t max_recipients;
 	uint64_t min_uid;
-	uint64_t smtp_timeout;		/* seconds */
-	uint64_t pop3_timeout;		/* seconds after login */
+	uint64_t smtp_timeout;		/* ms, whole seconds */
+	uint64_t pop3_timeout;		/* ms (whole seconds) after login */
 	uint64_t max_errors;		/* protocol errors before disconnect */
 	int	 vrfy;			/* VRFY answers 250/550 instead of 252 */
 	int	 expn;			/* EXPN allowed */
-	uint64_t auth_fail_delay;	/* milliseconds a failed login costs */
+	uint64_t auth_fail_delay;	/* ms a failed login costs */
 	int	 apop;			/* pop3d offers APOP (RFC 1939 7) */
 	char	*apop_db;		/* APOP secrets, Berkeley DB hash, 0600 root */
-	/* TLS (tls.c) */
-	char	*tls;			/* none|starttls|implicit; "" = starttls
-					   when tls_cert is set, else none */
+	/* TLS (tls_server.c) */
+	int	 tls;			/* tls_server.h's TLS_AUTO ("": starttls
+					   when tls_cert is set, else none),
+					   TLS_NONE, TLS_STARTTLS, TLS_IMPLICIT */
 	char	*tls_cert;		/* PEM, leaf first then the chain */
 	char	*tls_key;		/* PEM; "" = in tls_cert */
-	char	*tls_min_version;	/* TLSv1.2 or TLSv1.3 */
+	int	 tls_min_version;	/* TLS_V1_2 ... (tls_server.h) */
 	char	*tls_ciphers;		/* TLS <= 1.2 cipher list */
 	char	*tls_ciphersuites;	/* TLS 1.3 suites */
 	int	 auth_require_tls;	/* no plaintext passwords before TLS */
@@ -42,34 +53,34 @@ struct conf {
 	char	*throttle_db;		/* directory of the throttle store; "" = off */
 	char	*throttle_exempt;	/* addresses/prefixes never throttled */
 	uint64_t auth_fail_limit;	/* failures per address per window; 0 = off */
-	uint64_t auth_fail_window;	/* seconds */
-	uint64_t auth_penalty_max;	/* seconds: cap of the growing delay */
+	uint64_t auth_fail_window;	/* ms, whole seconds */
+	uint64_t auth_penalty_max;	/* ms: cap of the growing delay */
 	uint64_t max_conn_per_ip;	/* concurrent connections; 0 = no limit */
 	uint64_t max_conn_rate_per_ip;	/* connections per minute; 0 = no limit */
-	uint64_t greet_delay;		/* seconds smtpd waits before its greeting */
+	uint64_t greet_delay;		/* ms smtpd waits before its greeting */
 	/* greylisting (greylist.c) and DNSBL (dnsbl.c), smtpd only */
 	int	 greylist;		/* greylist RCPT from non-exempt clients */
 	char	*greylist_db;		/* directory of the triplet store */
-	uint64_t greylist_delay;	/* seconds before a retry is accepted */
-	uint64_t greylist_retry_window;	/* seconds a first attempt waits for its retry */
-	uint64_t greylist_expire;	/* seconds a passed triplet stays whitelisted */
+	uint64_t greylist_delay;	/* ms before a retry is accepted */
+	uint64_t greylist_retry_window;	/* ms a first try waits for its retry */
+	uint64_t greylist_expire;	/* ms a passed triplet stays known */
 	char	*greylist_exempt;	/* addresses/prefixes never greylisted */
 	char	*dnsbl_zones;		/* space/comma separated; "" = no lookups */
-	char	*dnsbl_action;		/* reject (554 greeting) | log */
+	int	 dnsbl_action;		/* DNSBL_REJECT (554 greeting), _LOG */
 	char	*dnsbl_exempt;		/* addresses/prefixes never looked up */
 	/* submission and relaying (smtpd roles, the queue, the runner) */
-	char	*role;			/* mx | submission */
+	int	 role;			/* ROLE_MX, ROLE_SUBMISSION */
 	char	*trusted_networks;	/* clients that may relay without AUTH (mx) */
 	int	 sender_check;		/* submission: MAIL FROM must be the user's */
 	char	*queue_dir;		/* the relay queue, owned by unpriv_user */
-	uint64_t queue_lifetime;	/* seconds before undeliverable mail bounces */
-	uint64_t queue_retry_min;	/* seconds: first retry delay (doubles) */
-	uint64_t queue_retry_max;	/* seconds: cap of the retry delay */
+	uint64_t queue_lifetime;	/* ms (whole s) before mail bounces */
+	uint64_t queue_retry_min;	/* ms (whole s): first retry, doubling */
+	uint64_t queue_retry_max;	/* ms (whole s): retry delay cap */
 	char	*relay_host;		/* "" = MX; [host]:port or host:port */
 	char	*relay_auth_file;	/* "user password" for relay_host, 0600 root */
-	char	*relay_tls;		/* may | encrypt | verify */
+	int	 relay_tls;		/* RELAY_TLS_MAY, _ENCRYPT, _VERIFY */
 	char	*relay_tls_ca_file;	/* "" = the system's CA store */
-	uint64_t smtp_connect_timeout;	/* seconds per outbound connection */
+	uint64_t smtp_connect_timeout;	/* ms (whole s) per outbound connect */
 };
 
 extern struct conf conf;

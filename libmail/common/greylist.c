@@ -61,8 +61,8 @@ static int
 rec_alive(const struct grec *g, int64_t now)
 {
 	if (g->passed)
-		return now - g->last <= (int64_t)conf.greylist_expire * 1000;
-	return now - g->first <= (int64_t)conf.greylist_retry_window * 1000;
+		return now - g->last <= (int64_t)conf.greylist_expire;
+	return now - g->first <= (int64_t)conf.greylist_retry_window;
 }
 
 /* "<>" for the null sender; lower-cased, into out. */
@@ -149,14 +149,14 @@ grey_check(const char *ip, const char *sender, const char *rcpt)
 	g.last = now;
 	el = now - g.first;
 	if (!g.passed) {
-		if (el >= (int64_t)conf.greylist_delay * 1000) {
+		if (el >= (int64_t)conf.greylist_delay) {
 			g.passed = 1;
 			log_info("event=greylist_pass ip=%s from=%s to=%s "
 			    "delay=%lld attempts=%u", addr, lf, lt,
 			    (long long)(el / 1000), (unsigned)g.count);
 		} else
 			/* whole seconds, rounded up: never "0 seconds" */
-			wait = ((int64_t)conf.greylist_delay * 1000 - el + 999) /
+			wait = ((int64_t)conf.greylist_delay - el + 999) /
 			    1000;
 	}
 	rec_encode(&g, buf);

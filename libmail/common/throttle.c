@@ -392,7 +392,7 @@ live_prune(struct live *l)
 static uint64_t
 limit_of(const char *key, uint64_t *window)
 {
-	*window = conf.auth_fail_window;
+	*window = conf.auth_fail_window / 1000;
 	if (strncmp(key, "rate:", 5) == 0) {
 		*window = THR_RATE_WINDOW;
 		return conf.max_conn_rate_per_ip;
@@ -562,7 +562,7 @@ user_key(char *key, size_t size, const char *user)
 static unsigned
 steps_delay(double steps)
 {
-	uint64_t ms, cap = conf.auth_penalty_max * 1000;
+	uint64_t ms, cap = conf.auth_penalty_max;
 	int s = (int)(steps + 0.5);	/* decay since the last failure is slow */
 
 	if (s <= 0)
@@ -606,10 +606,11 @@ thr_auth_check(const char *ip, const char *user, struct thr_verdict *v)
 		    addr, pr(user), v->reason, (long long)v->until);
 		return;
 	}
-	si = decayed(&ci, lim, conf.auth_fail_window, now);
-	sn = decayed(&cn, lim * THR_NET_FACTOR, conf.auth_fail_window, now) /
-	    THR_NET_FACTOR;
-	su = decayed(&cu, lim, conf.auth_fail_window, now) - (double)lim + 1;
+	si = decayed(&ci, lim, conf.auth_fail_window / 1000, now);
+	sn = decayed(&cn, lim * THR_NET_FACTOR, conf.auth_fail_window / 1000,
+	    now) / THR_NET_FACTOR;
+	su = decayed(&cu, lim, conf.auth_fail_window / 1000, now) -
+	    (double)lim + 1;
 	s = si > sn ? si : sn;
 	s = s > su ? s : su;
 	if ((v->delay_ms = steps_delay(s)) > 0) {
@@ -631,7 +632,7 @@ count_fail(struct thr *t, const char *key, uint64_t limit,
 	*blocked = 0;
 	if (cnt_get(t, key, c) == -1)
 		return -1;
-	n = decayed(c, limit, conf.auth_fail_window, now) + 1;
+	n = decayed(c, limit, conf.auth_fail_window / 1000, now) + 1;
 	/* a cap: however long the attack, it is forgotten two windows on */
 	if (n > 2.0 * (double)(limit ? limit : 1))
 		n = 2.0 * (double)(limit ? limit : 1);
@@ -639,7 +640,7 @@ count_fail(struct thr *t, const char *key, uint64_t limit,
 	/* half a unit of slack: the decay between failures in a burst */
 	if (block_at > 0 && n + 0.5 >= (double)block_at &&
 	    c->until <= now / 1000) {
-		c->until = now / 1000 + (int64_t)conf.auth_fail_window;
+		c->until = now / 1000 + (int64_t)(conf.auth_fail_window / 1000);
 		*blocked = 1;
 	}
 	return cnt_put(t, key, c);

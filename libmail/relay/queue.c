@@ -291,7 +291,8 @@ qmsg_free(struct qmsg *m)
 int64_t
 queue_next_try(unsigned attempts, int64_t now)
 {
-	uint64_t delay = conf.queue_retry_min, max = conf.queue_retry_max;
+	uint64_t delay = conf.queue_retry_min / 1000;	/* ms to s */
+	uint64_t max = conf.queue_retry_max / 1000;
 	unsigned i;
 
 	if (delay < 1)

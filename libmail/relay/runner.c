@@ -463,7 +463,8 @@ run_one(struct run *r, const char *id)
 		npending += m.rcpts[i].state == QR_PENDING;
 	/* Too old: whatever is still pending after this last try fails.
 	 * (Postfix too tries once more before it gives up.) */
-	if (npending > 0 && now - m.arrival >= (int64_t)conf.queue_lifetime) {
+	if (npending > 0 &&
+	    now - m.arrival >= (int64_t)(conf.queue_lifetime / 1000)) {
 		fmt_age((uint64_t)(now - m.arrival), age, sizeof(age));
 		for (i = 0; i < m.nrcpt; i++) {
 			struct qrcpt *rc = &m.rcpts[i];
@@ -491,7 +492,8 @@ run_one(struct run *r, const char *id)
 	if (bounce(r, &m, fd) == -1) {
 		/* a bounce that cannot be delivered (the sender's mailbox
 		 * stays full) is not kept for ever: twice queue_lifetime */
-		if (now - m.arrival >= 2 * (int64_t)conf.queue_lifetime) {
+		if (now - m.arrival >=
+		    2 * (int64_t)(conf.queue_lifetime / 1000)) {
 			log_warnx("qid=%s from=<%s> the bounce could not be "
 			    "delivered for %llu s: dropped", id, pr(m.sender),
 			    (unsigned long long)(now - m.arrival));

@@ -47,10 +47,6 @@
 #define T_DOT		600
 #define T_QUIT		10	/* nothing depends on the answer */
 
-#define TLS_MAY		0
-#define TLS_ENCRYPT	1
-#define TLS_VERIFY	2
-
 static int	inited;
 static int	tls_ok;			/* the client context exists */
 static char	auth_user[256], auth_pass[256];
@@ -156,30 +152,14 @@ bad:
 	return -1;
 }
 
-static int
-tls_policy(void)
-{
-	if (strcmp(conf.relay_tls, "verify") == 0)
-		return TLS_VERIFY;
-	if (strcmp(conf.relay_tls, "encrypt") == 0)
-		return TLS_ENCRYPT;
-	return TLS_MAY;
-}
-
 int
 smtpc_init(char *err, size_t errsize)
 {
 	if (parse_relay(conf.relay_host, err, errsize) == -1)
 		return -1;
-	if (strcmp(conf.relay_tls, "may") != 0 && strcmp(conf.relay_tls, "encrypt") != 0 &&
-	    strcmp(conf.relay_tls, "verify") != 0) {
-		str_fmt(err, errsize, "relay_tls: expected may, encrypt or verify, "
-		    "got \"%.40s\"", conf.relay_tls);
-		return -1;
-	}
 	if (tls_client_init(conf.relay_tls_ca_file, err, errsize) == -1) {
 		/* without a context only relay_tls = may can work (in plaintext) */
-		if (tls_policy() != TLS_MAY)
+		if (conf.relay_tls != RELAY_TLS_MAY)
 			return -1;
 		log_warnx("smtpc: no TLS for outbound mail: %s", err);
 		tls_ok = 0;
@@ -209,8 +189,9 @@ smtpc_set_auth(const char *user, const char *pass)
 static unsigned
 tmo(unsigned rfc)
 {
-	return conf.smtp_timeout > 0 && conf.smtp_timeout < rfc ?
-	    (unsigned)conf.smtp_timeout : rfc;
+	uint64_t t = conf.smtp_timeout / 1000;
+
+	return t > 0 && t < rfc ? (unsigned)t : rfc;
 }
 
 static int
@@ -702,21 +683,21 @@ hello(struct sess *s)
 static int
 starttls(struct sess *s, int *closed)
 {
-	int pol = tls_policy();
+	int pol = conf.relay_tls;
 	char why[200];
 	const char *name;
 	char ip[INET6_ADDRSTRLEN];
 
 	*closed = 0;
 	if (!(s->ext & SMTPC_EXT_STARTTLS)) {
-		if (pol == TLS_MAY)
+		if (pol == RELAY_TLS_MAY)
 			return 0;
 		host_fail(s, "4.7.4", "TLS is required, but was not offered by %s",
 		    s->remote);
 		return -1;
 	}
 	if (!tls_ok) {
-		if (pol == TLS_MAY)
+		if (pol == RELAY_TLS_MAY)
 			return 0;
 		host_fail(s, "4.7.5", "TLS is required, but not available here");
 		return -1;
@@ -726,7 +707,7 @@ starttls(struct sess *s, int *closed)
 		return -1;
 	}
 	if (s->r.code / 100 != 2) {
-		if (pol == TLS_MAY) {
+		if (pol == RELAY_TLS_MAY) {
 			log_info("smtpc host=\"%s\" starttls refused reply=\"%s\"",
 			    s->remote, pr(s->r.text));
 			return 0;
@@ -739,7 +720,7 @@ starttls(struct sess *s, int *closed)
 		str_copy(ip, sizeof(ip), s->addr);
 		name = ip;
 	}
-	if (tls_connect(&s->io, name, pol == TLS_VERIFY, tmo(T_MAIL), why,
+	if (tls_connect(&s->io, name, pol == RELAY_TLS_VERIFY, tmo(T_MAIL), why,
 	    sizeof(why)) == -1) {
 		host_fail(s, "4.7.5", "TLS with %s failed: %s", s->remote, why);
 		*closed = 1;
@@ -889,8 +870,8 @@ try_host(struct sess *s, const struct target *t, const char *sender, int fd,
 	str_fmt(s->remote, sizeof(s->remote), "%s%s[%s]", t->name,
 	    t->name[0] != '\0' ? " " : "", s->addr);
 
-	if ((s->fd = connect_to(t, (unsigned)conf.smtp_connect_timeout, why,
-	    sizeof(why))) == -1) {
+	if ((s->fd = connect_to(t, (unsigned)(conf.smtp_connect_timeout / 1000),
+	    why, sizeof(why))) == -1) {
 		host_fail(s, "4.4.1", "connect to %s port %u: %s", s->remote,
 		    (unsigned)port, why);
 		return HOST_NEXT;

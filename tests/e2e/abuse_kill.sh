@@ -14,7 +14,7 @@ KILL_SECONDS=${KILL_SECONDS:-8}
 TH=$T/throttle
 # no delays, no blocks: every attempt reaches the store; 7d window: no decay
 THR=(-o "throttle_db=$TH" -o throttle_exempt= -o auth_fail_limit=1000
-     -o auth_fail_window=7d -o auth_penalty_max=0 -o auth_fail_delay=0
+     -o auth_fail_window=7d -o auth_penalty_max=0 -o auth_fail_delay=0ms
      -o auth_require_tls=no -o max_conn_per_ip=1000 -o max_conn_rate_per_ip=0)
 mdb() { cw "$MAILDB" -f "$CONF" -o "throttle_db=$TH" -o auth_fail_limit=1000 \
     -o auth_fail_window=7d throttle "$@"; }

@@ -15,7 +15,7 @@ need systemd python3
 [ -x "$POP3D" ] || { skip "pop3d" "not built"; done_testing; }
 TH=$T/throttle
 THR=(-o "throttle_db=$TH" -o throttle_exempt= -o auth_fail_limit=3
-     -o auth_fail_window=60 -o auth_penalty_max=1 -o auth_fail_delay=0
+     -o auth_fail_window=60 -o auth_penalty_max=1 -o auth_fail_delay=0ms
      -o auth_require_tls=no)
 mdb() { cw "$MAILDB" -f "$CONF" -o "throttle_db=$TH" throttle "$@"; }
 # The syslog lines also go to stderr with -d; ssa's log is $T/ssa.PORT.log.

@@ -17,7 +17,7 @@ need systemd python3
 SMTPD_PAM=1
 TH=$T/throttle
 THR=(-o "throttle_db=$TH" -o throttle_exempt= -o auth_fail_limit=3
-     -o auth_fail_window=60 -o auth_penalty_max=1 -o auth_fail_delay=0
+     -o auth_fail_window=60 -o auth_penalty_max=1 -o auth_fail_delay=0ms
      -o auth_require_tls=no -o role=submission)
 mdb() { cw "$MAILDB" -f "$CONF" -o "throttle_db=$TH" throttle "$@"; }
 

@@ -187,7 +187,7 @@ cat >>/etc/inetmail/inetmail.conf <<EOF
 # added by deploy_install.sh, as INSTALL step 4 says
 hostname = mx.deploy.test
 local_domains = deploy.test
-auth_fail_delay = 500
+auth_fail_delay = 500ms
 EOF
 if [ "$TLS" = 1 ]; then
 	install -d -m 0755 /etc/inetmail/tls

@@ -8,7 +8,7 @@
 need swaks
 
 [ -x "$POP3D" ] || { skip "pop3d" "not built"; done_testing; }
-echo "auth_fail_delay = 300" >>"$CONF"
+echo "auth_fail_delay = 300ms" >>"$CONF"
 DB=$T/apop.db
 ON=(-o apop=yes -o "apop_db=$DB")
 mdb() { cw "$MAILDB" -f "$CONF" -o "apop_db=$DB" apop "$@"; }

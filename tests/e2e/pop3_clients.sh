@@ -8,7 +8,7 @@
 need systemd openbsd-inetd socat curl fetchmail mpop swaks
 
 [ -x "$POP3D" ] || { skip "pop3d" "not built"; done_testing; }
-echo "auth_fail_delay = 200" >>"$CONF"
+echo "auth_fail_delay = 200ms" >>"$CONF"
 
 # deliver USER N: N messages through smtpd (swaks over a pipe)
 deliver() {

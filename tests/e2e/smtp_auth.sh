@@ -40,7 +40,7 @@ DEAD=$(free_port)
 {
 	echo "tls_cert = $T/pki/cert.pem"
 	echo "tls_key = $T/pki/key.pem"
-	echo "auth_fail_delay = 100"
+	echo "auth_fail_delay = 100ms"
 	echo "relay_host = [127.0.0.1]:$DEAD"
 } >>"$CONF"
 # an alias that forwards to another domain (through the queue)

@@ -49,7 +49,7 @@ subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
                 "subjectAltName=DNS:localhost,IP:127.0.0.1"],
                check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 with open(env.conf, "a") as f:
-    f.write("tls_cert = %s\ntls_key = %s\nauth_fail_delay = 100\n" % (CERT, KEY))
+    f.write("tls_cert = %s\ntls_key = %s\nauth_fail_delay = 100ms\n" % (CERT, KEY))
 
 CTX = ssl.create_default_context(cafile=CERT)
 

@@ -12,7 +12,7 @@
 need systemd openbsd-inetd socat openssl curl fetchmail mpop swaks libnet-ssleay-perl libio-socket-ssl-perl
 
 [ -x "$POP3D" ] || { fail "pop3d is built"; done_testing; }
-echo "auth_fail_delay = 200" >>"$CONF"
+echo "auth_fail_delay = 200ms" >>"$CONF"
 
 mkcert() {
 	mkdir -p "$1"

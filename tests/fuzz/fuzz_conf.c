@@ -4,7 +4,8 @@
  * conf_option() on the first line as a "-o key=value". Invariants: no crash, no leak
  * (ASan), an error message is terminated and mentions the path or "-o";
  * after a successful load every string key is printable, host names hold
- * only name characters, and numbers are inside their documented ranges.
+ * only name characters, numbers are inside their documented ranges, and
+ * every choice key holds one of its values.
  */
 #include <ctype.h>
 #include <sys/mman.h>
@@ -12,6 +13,7 @@
 
 #include "conf.h"
 #include "fuzz.h"
+#include "tls_server.h"
 
 static int mfd = -1;
 static char path[64];
@@ -36,18 +38,27 @@ check_conf(void)
 	check_str(conf.chroot_dir);
 	check_str(conf.pam_service);
 	check_str(conf.aliases);
-	check_str(conf.tls);
 	check_str(conf.tls_cert);
 	check_str(conf.tls_key);
 	for (c = conf.hostname; *c != '\0'; c++)
 		FUZZ_CHECK(isalnum((unsigned char)*c) || *c == '.' || *c == '-');
 	FUZZ_CHECK(conf.max_message_size >= 1024 && conf.max_message_size <= (1ull << 32));
 	FUZZ_CHECK(conf.max_recipients >= 1 && conf.max_recipients <= 10000);
-	FUZZ_CHECK(conf.smtp_timeout >= 1 && conf.smtp_timeout <= 3600);
-	FUZZ_CHECK(conf.pop3_timeout >= 1 && conf.pop3_timeout <= 3600);
+	/* durations in ms; whole seconds where the users count in seconds */
+	FUZZ_CHECK(conf.smtp_timeout >= 1000 && conf.smtp_timeout <= 3600000 &&
+	    conf.smtp_timeout % 1000 == 0);
+	FUZZ_CHECK(conf.pop3_timeout >= 1000 && conf.pop3_timeout <= 3600000 &&
+	    conf.pop3_timeout % 1000 == 0);
+	FUZZ_CHECK(conf.queue_retry_min >= 1000 && conf.queue_retry_min % 1000 == 0);
+	FUZZ_CHECK(conf.greylist_expire >= 3600000);
 	FUZZ_CHECK(conf.max_errors >= 1 && conf.max_errors <= 1000);
 	FUZZ_CHECK(conf.auth_fail_delay <= 60000);
 	FUZZ_CHECK(conf.vrfy == 0 || conf.vrfy == 1);
+	FUZZ_CHECK(conf.tls >= TLS_AUTO && conf.tls <= TLS_IMPLICIT);
+	FUZZ_CHECK(conf.tls_min_version >= TLS_V1_0 && conf.tls_min_version <= TLS_V1_3);
+	FUZZ_CHECK(conf.role == ROLE_MX || conf.role == ROLE_SUBMISSION);
+	FUZZ_CHECK(conf.dnsbl_action == DNSBL_REJECT || conf.dnsbl_action == DNSBL_LOG);
+	FUZZ_CHECK(conf.relay_tls >= RELAY_TLS_MAY && conf.relay_tls <= RELAY_TLS_VERIFY);
 	FUZZ_CHECK(conf.expn == 0 || conf.expn == 1);
 	/* conf_is_local_domain walks the list: must terminate */
 	(void)conf_is_local_domain("example.test");

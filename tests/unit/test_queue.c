@@ -89,8 +89,8 @@ collect_cb(const struct qmsg *m, void *arg)
 static void
 test_basics(void)
 {
-	conf.queue_retry_min = 300;
-	conf.queue_retry_max = 3600;
+	conf.queue_retry_min = 300 * 1000;
+	conf.queue_retry_max = 3600 * 1000;
 	CHECK(queue_next_try(1, 1000) == 1300, "next_try after 1 failure: +retry_min");
 	CHECK(queue_next_try(2, 1000) == 1600, "next_try after 2: doubled");
 	CHECK(queue_next_try(4, 1000) == 3400, "next_try after 4: x8");
