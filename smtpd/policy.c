@@ -86,6 +86,32 @@ policy_child(int fd, void *ip)
 
 /* ---- the monitor's side (root) ---- */
 
+/*
+ * 1 when greylist_db may be handed to unpriv_user: never when it is the
+ * throttle's store or the queue (by path, or by the same directory), or
+ * the login throttle and the queued mail would become the child's.
+ */
+static int
+greylist_dir_separate(void)
+{
+	const char *other[] = { conf.throttle_db, conf.queue_dir };
+	struct stat g, o;
+	size_t i;
+
+	for (i = 0; i < sizeof(other) / sizeof(other[0]); i++) {
+		if (strcmp(conf.greylist_db, other[i]) == 0 ||
+		    (stat(conf.greylist_db, &g) == 0 && stat(other[i], &o) == 0 &&
+		    g.st_dev == o.st_dev && g.st_ino == o.st_ino)) {
+			log_warnx("greylist_db %s is also %s: not handed to "
+			    "unpriv_user, greylisting not applied",
+			    pr(conf.greylist_db), i == 0 ? "throttle_db" :
+			    "queue_dir");
+			return 0;
+		}
+	}
+	return 1;
+}
+
 void
 policy_start(struct policy *p, const char *ip)
 {
@@ -100,7 +126,7 @@ policy_start(struct policy *p, const char *ip)
 		return;
 	}
 	/* root's part of greylisting: the store's directory is the child's */
-	if (grey)
+	if (grey && greylist_dir_separate())
 		(void)ps_give_dir(conf.greylist_db, u.uid, u.gid);
 	p->pid = ps_spawn(u.name, u.uid, u.gid, NULL, 0, policy_child,
 	    (void *)ip, &p->fd);

@@ -138,5 +138,18 @@ out=$(cli "$P" 127.0.0.2 a@x.test grey-m7 alice@localhost)
 check_match "after the kills: the whitelisted triplet still passes" '^250 2\.1\.5' "$(sed -n 2p <<<"$out")"
 check_match "after the kills: ls works" '^127\.0\.0\.0/24 +passed .* a@x\.test alice@localhost$' "$(mdb ls)"
 
+# ---- greylist_db that is the throttle's store: never handed over ----------
+if [ "$REAL_UID" = 0 ]; then
+	SH=$T/shared-store
+	mkdir -m 700 "$SH"
+	S=$(free_port)
+	start_ssa "$S" "$SMTPD" -d -f "$CONF" -o greylist=yes -o greylist_exempt= \
+	    -o "greylist_db=$SH" -o "throttle_db=$SH" || fail "ssa start (shared)"
+	out=$(cli "$S" 127.0.0.3 shared@x.test grey-m8 alice@localhost)
+	check_eq "greylist_db = throttle_db: still root's directory" "root 700" "$(stat -c '%U %a' "$SH")"
+	check_match "greylist_db = throttle_db: refused, logged" \
+	    'greylist_db .* is also throttle_db: not handed to unpriv_user' "$(cat "$T/ssa.$S.log")"
+fi
+
 stop_launchers
 done_testing
