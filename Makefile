@@ -94,6 +94,13 @@ $(B)/tests/unit/%: $(B)/tests/unit/%.o $(LIB)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 $(B)/tests/tools/%: $(B)/tests/tools/%.o $(LIB)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
+# monitor_probe drives smtpd's monitor as a session would: smtpd's
+# objects, its own main instead of smtpd.c's.
+$(B)/tests/tools/monitor_probe: $(B)/tests/tools/monitor_probe.o \
+	$(filter-out $(B)/smtpd/smtpd.o,$(patsubst %.c,$(B)/%.o,\
+	$(wildcard smtpd/*.c))) $(LIB)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
+$(B)/tests/tools/monitor_probe.o: INC = $(INC_relay) -Ismtpd
 
 # make check and make run first install what they need (PACKAGES) when
 # they can, else stop with the one apt-get line to run.

@@ -14,7 +14,7 @@
 #     trusted_networks) but queues it from 127.0.0.1 (trusted), and an
 #     alias forwarding to another domain is queued for anyone
 . "$(dirname "$0")/../lib/lib.sh"
-need systemd iproute2 openssl msmtp swaks libnet-ssleay-perl libio-socket-ssl-perl libauthen-sasl-perl
+need systemd iproute2 openssl msmtp swaks libnet-ssleay-perl libio-socket-ssl-perl libauthen-sasl-perl procps util-linux
 
 [ -x "$SMTPD" ] || { fail "smtpd is built"; done_testing; }
 SMTPD_PAM=1	# AUTH needs PAM in the monitor (pam_wrapper)
@@ -246,6 +246,28 @@ check_eq "forwarding alias: carol has her copy" 1 "$(grep -l "$m" "$(maildir car
 if cw "$MAILDB" -f "$CONF" queue list >"$T/qlist" 2>&1; then
 	check_match "maildb queue list: the forwarded recipient" 'friend@elsewhere\.test' "$(cat "$T/qlist")"
 fi
+
+# Every queued message kicked a queue runner (smtpd -q, detached: its own
+# session, so stopping the launchers does not stop it) that defers its
+# remote recipients and writes into $T/queue and, with -d, into the ssa
+# logs. One still at work when lib.sh removes $T recreates files there and
+# the directory is left behind: wait until no smtpd of this test runs (the
+# runner and its worker, a kick between fork and exec, a monitor) and
+# nobody holds runner.lock.
+runners_done() {
+	local i
+	for ((i = 0; i < 300; i++)); do
+		if ! pgrep -f -- "^([^ ]*/)?smtpd .*-f $CONF( |\$)" >/dev/null &&
+		    { [ ! -f "$T/queue/runner.lock" ] || flock -n "$T/queue/runner.lock" true; }; then
+			[ "$i" = 0 ] || echo "waited $((i / 10)).$((i % 10))s for them"
+			return 0
+		fi
+		sleep 0.1
+	done
+	pgrep -af -- "^([^ ]*/)?smtpd .*-f $CONF( |\$)" | sed 's/^/# still running: /'
+	return 1
+}
+check "the queue runners kicked by this test have finished" runners_done
 
 log=$(cat "$T"/ssa.*.log)
 check_match "log: login user=alice ... status=ok" \
