@@ -217,6 +217,10 @@ static uint32_t
 rq_tls(struct req *r)
 {
 	(void)r;
+	/* only STARTTLS can start TLS, once: a session that says it did
+	 * without TLS configured, or twice, is not to be believed */
+	if (tls_mode() != TLS_STARTTLS || m.in_tls)
+		return BAD_REQUEST;
 	m.in_tls = 1;
 	m.auth_user[0] = '\0';	/* RFC 3207 4.2: nothing from before counts */
 	return NO_ANSWER;

@@ -4,6 +4,8 @@
 # requests go straight to the monitor through tests/tools/monitor_probe
 # (smtpd's monitor with a scripted session child, as unpriv_user in the
 # chroot, over the real frames; see its header):
+#   - REQ_TLS when TLS is not configured, or a second one: refused (the
+#     session is killed)
 #   - REQ_AUTH before REQ_TLS with auth_require_tls = yes: refused, the
 #     session killed (421), no PAM conversation; after REQ_TLS, or with
 #     tls = implicit, or auth_require_tls = no, the same AUTH logs in
@@ -90,6 +92,21 @@ expect "after REQ_TLS the same REQ_AUTH logs in" \
 check "  (the monitor logged the login)" grep -q 'login user=alice .*status=ok' \
     "$T/auth_tls.log"
 
+# (the probe then waits for an answer to RCPT, so the kill is what ends it;
+# whether it wrote RCPT before the kill is a race, so only the log counts)
+probe tls_none -o role=submission -o tls=none <<'EOF'
+TLS
+RCPT alice@example.test
+EOF
+killed "tls = none: a session that claims REQ_TLS is refused" 5
+
+probe tls_twice -o role=submission -o tls=starttls <<'EOF'
+TLS
+TLS
+RCPT alice@example.test
+EOF
+killed "REQ_TLS twice: refused at the second" 5
+
 probe auth_implicit -o role=submission -o tls=implicit <<'EOF'
 AUTH alice secret PLAIN
 EOF
@@ -164,7 +181,7 @@ TX_RCPT carol@remote.test alice@example.test
 TLS
 TX_RCPT carol@remote.test alice@example.test
 EOF
-expect "role submission, untrusted: ANS_RELAY until AUTH, again after a second REQ_TLS" \
+expect "role submission, untrusted: ANS_RELAY until AUTH; a second REQ_TLS kills" \
 "> TX_RCPT carol@remote.test alice@example.test
 < RELAY
 > TLS
@@ -175,8 +192,8 @@ expect "role submission, untrusted: ANS_RELAY until AUTH, again after a second R
 > TX_RCPT carol@remote.test alice@example.test
 < OK
 > TLS
-> TX_RCPT carol@remote.test alice@example.test
-< RELAY"
+> TX_RCPT carol@remote.test alice@example.test"
+killed "  the monitor refused the second REQ_TLS" 5
 
 # ---- submission senders and DELIVER -------------------------------------
 probe sender_noauth -o role=submission -o tls=starttls <<'EOF'
