@@ -70,8 +70,10 @@ struct apop_req {
 
 /*
  * MD5(ts || secret) from apop_db against the digest, in constant time, then
- * the account checks and pam_acct_mgmt. A user without a secret costs a
- * digest too, and auth_attempt's failure delay hides the rest.
+ * the account checks, the password entry's lock and aging as PASS would
+ * meet them (pam_unix's pam_acct_mgmt passes a locked account) and
+ * pam_acct_mgmt. A user without a secret costs a digest too, and
+ * auth_attempt's failure delay hides the rest.
  */
 static int
 apop_verify(void *arg, const char *user, struct mailuser *u, const char **why)
@@ -97,6 +99,7 @@ apop_verify(void *arg, const char *user, struct mailuser *u, const char **why)
 	}
 	explicit_bzero(secret, sizeof(secret));
 	if (r == AUTHP_OK && (r = auth_account_check(user, u, why)) == AUTHP_OK &&
+	    (r = auth_password_usable(u->name, why)) == AUTHP_OK &&
 	    (r = auth_pam_account(conf.pam_service, user, a->ip)) != AUTHP_OK)
 		*why = r == AUTHP_TEMP ? "pam_error" : "pam_account";
 	return r;

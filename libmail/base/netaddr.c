@@ -78,7 +78,7 @@ netaddr_in(const char *ip, const char *list, const char *what)
 	int af, bf;
 
 	if (addr_parse(ip, &af, a) == -1)
-		return 1;
+		return 0;	/* fail closed: no address is in no list */
 	while (*p != '\0') {
 		size_t n = strcspn(p, " ,\t");
 

@@ -10,8 +10,9 @@
 #include <stddef.h>
 
 /* 1 when ip is in list (addresses and prefixes, space or comma
- * separated; what names the key in a warning, given once per process), or
- * is not an address. */
+ * separated; what names the key in a warning, given once per process); 0
+ * otherwise, and always 0 when ip is not an address (fail closed: a caller
+ * exempting daemon_start's "pipe" says so itself). */
 int	netaddr_in(const char *ip, const char *list, const char *what);
 /* Canonical address and its /24 (IPv4) or /64 (IPv6) prefix, as
  * "a.b.c.0/24"; IPv4-mapped IPv6 counts as IPv4. -1 if not an address. */

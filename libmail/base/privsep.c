@@ -266,12 +266,41 @@ ps_spawn(const char *user, uid_t uid, gid_t gid, const char *dir, int flags,
 	return pid;
 }
 
+int
+ps_give_file(int dfd, const char *dir, const char *name, uid_t uid,
+    gid_t gid)
+{
+	struct stat st;
+	int fd, ret = 0;
+
+	/* O_PATH: nothing is opened for reading (a FIFO or a device planted
+	 * here has no say); O_NOFOLLOW: a symbolic link is the link itself */
+	if ((fd = openat(dfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC)) == -1)
+		return 0;	/* gone meanwhile */
+	if (fstat(fd, &st) == -1) {
+		log_warn("%s/%s", dir, pr(name));
+		ret = -1;
+	} else if (!S_ISREG(st.st_mode) || (st.st_uid == uid &&
+	    st.st_gid == gid))
+		;	/* not a file, or already uid's */
+	else if (st.st_uid != 0 || st.st_nlink != 1)
+		/* a hard link could make root chown a file of its choice */
+		log_warnx("%s/%s: uid %u, %u links: not ours, left alone",
+		    dir, pr(name), (unsigned)st.st_uid, (unsigned)st.st_nlink);
+	else if (fchownat(fd, "", uid, gid, AT_EMPTY_PATH) == -1) {
+		log_warn("chown %s/%s", dir, pr(name));
+		ret = -1;
+	} else
+		ret = 1;
+	close(fd);
+	return ret;
+}
+
 /* The regular files root made in the directory dfd, to uid:gid. */
 static int
 give_files(int dfd, const char *dir, uid_t uid, gid_t gid)
 {
 	struct dirent *de;
-	struct stat st;
 	DIR *d;
 	int fd, ret = 0;
 
@@ -281,22 +310,11 @@ give_files(int dfd, const char *dir, uid_t uid, gid_t gid)
 		close(fd);
 		return -1;
 	}
-	while ((de = readdir(d)) != NULL) {
-		if (fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == -1 ||
-		    !S_ISREG(st.st_mode) || (st.st_uid == uid && st.st_gid == gid))
-			continue;
-		/* a hard link could make root chown a file of its choice */
-		if (st.st_uid != 0 || st.st_nlink != 1) {
-			log_warnx("%s/%s: uid %u, %u links: not ours, left alone",
-			    dir, pr(de->d_name), (unsigned)st.st_uid,
-			    (unsigned)st.st_nlink);
-			continue;
-		}
-		if (fchownat(dfd, de->d_name, uid, gid, AT_SYMLINK_NOFOLLOW) == -1) {
-			log_warn("chown %s/%s", dir, pr(de->d_name));
+	while ((de = readdir(d)) != NULL)
+		if (strcmp(de->d_name, ".") != 0 &&
+		    strcmp(de->d_name, "..") != 0 &&
+		    ps_give_file(dfd, dir, de->d_name, uid, gid) == -1)
 			ret = -1;
-		}
-	}
 	closedir(d);
 	return ret;
 }

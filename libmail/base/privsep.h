@@ -81,6 +81,16 @@ void	priv_drop(const char *user, uid_t uid, gid_t gid, const char *dir,
  * to look inside (no CAP_DAC_OVERRIDE): that is no error. 0, or -1 logged.
  */
 int	ps_give_dir(const char *dir, uid_t uid, gid_t gid);
+/*
+ * One entry name of the directory dfd (dir names it in logs) to uid:gid
+ * when it is a regular file of root's with one link; anything else is left
+ * alone (logged when it is a file not root's or with more links). Checked
+ * and chowned through one descriptor opened O_PATH | O_NOFOLLOW, never by
+ * name again: uid, who owns the directory, cannot swap in a link between
+ * the check and the chown. 1 given, 0 left alone, -1 logged.
+ */
+int	ps_give_file(int dfd, const char *dir, const char *name, uid_t uid,
+	    gid_t gid);
 
 pid_t	ps_spawn(const char *user, uid_t uid, gid_t gid, const char *dir,
 	    int flags, int (*fn)(int fd, void *arg), void *arg, int *sock);

@@ -7,8 +7,12 @@
  * prompts with the user name; anything else ends the attempt.
  */
 #include <security/pam_appl.h>
+#include <errno.h>
+#include <pwd.h>
+#include <shadow.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "auth_pam.h"
 #include "conf.h"
@@ -161,6 +165,52 @@ auth_account_check(const char *name, struct mailuser *u, const char **why)
 		*why = "account_lookup";
 		return AUTHP_TEMP;
 	}
+}
+
+int
+auth_password_usable(const char *name, const char **why)
+{
+	struct spwd sp, *s = NULL;
+	struct passwd pw, *p = NULL;
+	char buf[4096];
+	long today = (long)(time(NULL) / (60 * 60 * 24));
+	int e;
+
+	if ((e = getspnam_r(name, &sp, buf, sizeof(buf), &s)) != 0 &&
+	    e != ENOENT) {
+		*why = "shadow_lookup";
+		return AUTHP_TEMP;
+	}
+	if (s == NULL) {
+		/* no shadow entry: the hash, if any, is passwd's field 2 */
+		if ((e = getpwnam_r(name, &pw, buf, sizeof(buf), &p)) != 0 &&
+		    e != ENOENT) {
+			*why = "account_lookup";
+			return AUTHP_TEMP;
+		}
+		if (p == NULL) {
+			*why = "no_account";
+			return AUTHP_PERM;
+		}
+		if (p->pw_passwd[0] == '!') {
+			*why = "account_locked";
+			return AUTHP_PERM;
+		}
+		return AUTHP_OK;
+	}
+	/* pam_unix's rules (passverify.c check_shadow_expiry), the lock
+	 * first: its account phase never looks at the hash */
+	if (s->sp_pwdp[0] == '!')
+		*why = "account_locked";
+	else if (s->sp_expire != -1 && today >= s->sp_expire)
+		*why = "account_expired";
+	else if (s->sp_lstchg == 0)
+		*why = "password_change_required";
+	else if (s->sp_max != -1 && today - s->sp_lstchg > s->sp_max)
+		*why = "password_expired";
+	else
+		return AUTHP_OK;
+	return AUTHP_PERM;
 }
 
 int

@@ -52,6 +52,18 @@ int	auth_account_check(const char *name, struct mailuser *u,
 	    const char **why);
 
 /*
+ * For a login that checks no Unix password (APOP): whether the account's
+ * password entry would let PASS in at all. Refused (AUTHP_PERM, *why set)
+ * when the shadow hash is locked (starts with '!': passwd -l, usermod -L),
+ * the account has expired (sp_expire), a password change is due (sp_lstchg
+ * 0) or the password is older than sp_max days: pam_unix's rules, as its
+ * PASS path (pam_authenticate, then pam_acct_mgmt) applies them. Without a
+ * shadow entry passwd's field 2 is the hash ('!' locked). AUTHP_TEMP when
+ * a lookup fails.
+ */
+int	auth_password_usable(const char *name, const char **why);
+
+/*
  * pam_acct_mgmt alone, for a login checked without PAM (APOP): the
  * account rules (expired, locked, pam_access, ...) still apply. AUTHP_*.
  */

@@ -15,8 +15,8 @@
 
 #include <stddef.h>
 
-/* 1 when ip is never looked up: no zones, ip in dnsbl_exempt, not an
- * address ("pipe"). */
+/* 1 when ip is never looked up: no zones, ip in dnsbl_exempt, or "pipe"
+ * (no peer); any other non-address is looked up. */
 int	dnsbl_exempt(const char *ip);
 
 /*

@@ -24,7 +24,8 @@
 #include "throttle.h"
 
 /* 1 when ip is never greylisted: greylist = no, greylist_db = "",
- * ip in greylist_exempt, or not an address ("pipe"). */
+ * ip in greylist_exempt, or "pipe" (no peer; any other non-address is
+ * not exempt). */
 int	grey_exempt(const char *ip);
 
 /*

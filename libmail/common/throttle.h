@@ -31,7 +31,8 @@ struct thr_verdict {
 	const char	*reason;	/* ip_blocked, net_blocked, ... */
 };
 
-/* 1 when ip is exempt (throttle_exempt, "pipe", or throttling is off). */
+/* 1 when ip is exempt (throttle_exempt, "pipe" but no other
+ * non-address, or throttling is off). */
 int	thr_exempt(const char *ip);
 
 /*

@@ -618,7 +618,9 @@ ent_free(struct entlist *l)
  * allocations), they are sorted by arrival then name, and decoded in order:
  * no second lookup per record.
  */
+#ifndef ITER_CHUNK	/* tests/unit/test_index_chunk.c sets a small one */
 #define ITER_CHUNK	(1024 * 1024)
+#endif
 
 struct iter_ent {
 	int64_t		 arrival;
@@ -630,7 +632,8 @@ struct iter_list {
 	struct iter_ent	*v;
 	size_t		 n, cap;
 	unsigned char	**chunks;	/* each ITER_CHUNK bytes (or one record) */
-	size_t		 nchunks, used;	/* used: of the last chunk */
+	size_t		 nchunks;
+	size_t		 size, room;	/* of the last chunk: bytes, free bytes */
 	int		 unsorted;	/* key order differed from arrival order */
 };
 
@@ -652,21 +655,26 @@ cmp_iter(const void *a, const void *b)
 	return x->namelen < y->namelen ? -1 : x->namelen > y->namelen;
 }
 
-/* Room for len bytes in the chunks. */
+/*
+ * Room for len bytes in the chunks. Counts the free bytes left, never
+ * ITER_CHUNK minus the bytes used: a record longer than ITER_CHUNK gets a
+ * chunk of its own with no room left, whatever the record cap (rec_decode's
+ * IDX_REC_MAX) is.
+ */
 static unsigned char *
 iter_room(struct iter_list *l, size_t len)
 {
 	unsigned char *p;
 
-	if (l->nchunks == 0 || ITER_CHUNK - l->used < len) {
+	if (l->nchunks == 0 || len > l->room) {
+		l->size = len > ITER_CHUNK ? len : ITER_CHUNK;
 		l->chunks = xreallocarray(l->chunks, l->nchunks + 1,
 		    sizeof(*l->chunks));
-		l->chunks[l->nchunks++] = xmalloc(len > ITER_CHUNK ? len :
-		    ITER_CHUNK);
-		l->used = 0;
+		l->chunks[l->nchunks++] = xmalloc(l->size);
+		l->room = l->size;
 	}
-	p = l->chunks[l->nchunks - 1] + l->used;
-	l->used += len;
+	p = l->chunks[l->nchunks - 1] + (l->size - l->room);	/* room <= size */
+	l->room -= len;		/* len <= room */
 	return p;
 }
 

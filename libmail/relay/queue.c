@@ -32,6 +32,7 @@
 
 #include "conf.h"
 #include "log.h"
+#include "privsep.h"
 #include "queue.h"
 #include "store.h"
 #include "util.h"
@@ -348,8 +349,7 @@ own_files(int dfd, uid_t uid, gid_t gid)
 {
 	DIR *d;
 	struct dirent *de;
-	struct stat st;
-	int fd, ret = 0;
+	int fd, r, ret = 0;
 
 	if ((fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 ||
 	    (d = fdopendir(fd)) == NULL) {
@@ -359,24 +359,15 @@ own_files(int dfd, uid_t uid, gid_t gid)
 		return -1;
 	}
 	while ((de = readdir(d)) != NULL) {
-		if (fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == -1 ||
-		    !S_ISREG(st.st_mode) || (st.st_uid == uid && st.st_gid == gid))
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
-		/* only what root made (a hard link to another file is left
-		 * alone: unpriv_user could plant one to have root chown it) */
-		if (st.st_uid != 0 || st.st_nlink != 1) {
-			log_warnx("queue: db/%s: uid %u, %u links: not ours, "
-			    "left alone", pr(de->d_name), (unsigned)st.st_uid,
-			    (unsigned)st.st_nlink);
-			continue;
-		}
-		if (fchownat(dfd, de->d_name, uid, gid, AT_SYMLINK_NOFOLLOW) == -1) {
-			log_warn("queue: chown db/%s", pr(de->d_name));
+		/* checked and chowned through one descriptor (ps_give_file) */
+		if ((r = ps_give_file(dfd, "queue: db", de->d_name, uid,
+		    gid)) == -1)
 			ret = -1;
-		} else
-			log_info("queue: db/%s was owned by uid %u, given back "
-			    "to %u", pr(de->d_name), (unsigned)st.st_uid,
-			    (unsigned)uid);
+		else if (r == 1)
+			log_info("queue: db/%s was root's, given back to %u",
+			    pr(de->d_name), (unsigned)uid);
 	}
 	closedir(d);
 	return ret;

@@ -126,6 +126,27 @@ bad:
 	return 0;
 }
 
+/*
+ * relay_auth_file is only used with relay_tls = verify, or with a
+ * relay_host on this machine (smtpc_relay_local: [127.0.0.1] or [::1]).
+ * With may or encrypt the password would go to whoever answers for
+ * relay_host, over TLS nobody verified: a configuration error, and no
+ * queue run at all (smtpd -q exits 1). 1 refused (logged), 0 fine.
+ */
+static int
+relay_auth_exposed(void)
+{
+	if (conf.relay_auth_file[0] == '\0' || conf.relay_host[0] == '\0' ||
+	    conf.relay_tls == RELAY_TLS_VERIFY || smtpc_relay_local())
+		return 0;
+	log_warnx("relay configuration: relay_auth_file needs relay_tls = "
+	    "verify (it is %s): the credentials would go to relay_host %s "
+	    "over TLS nobody verified (only [127.0.0.1] or [::1] is exempt); "
+	    "no queue run", conf.relay_tls == RELAY_TLS_MAY ? "may" :
+	    "encrypt", pr(conf.relay_host));
+	return 1;
+}
+
 /* ---- the worker: one record ---- */
 
 struct run {
@@ -649,13 +670,15 @@ runner_prepare(struct mailuser *u)
 		    pr(conf.unpriv_user));
 		return -1;
 	}
-	/* As root, before the drop: the secrets and the CA file. */
-	if (read_relay_auth() == -1)
-		return -1;
+	/* As root, before the drop: the CA file and the secrets. */
 	if (smtpc_init(err, sizeof(err)) == -1) {
 		log_warnx("relay configuration: %s", err);
 		return -1;
 	}
+	if (relay_auth_exposed())
+		return -1;
+	if (read_relay_auth() == -1)
+		return -1;
 	return queue_prepare(conf.queue_dir, u->uid, u->gid);
 }
 

@@ -169,6 +169,20 @@ smtpc_init(char *err, size_t errsize)
 	return 0;
 }
 
+int
+smtpc_relay_local(void)
+{
+	struct in_addr a4;
+	struct in6_addr a6;
+
+	if (!relay.set || !relay.no_mx)
+		return 0;	/* no relay_host, or a name looked up by MX */
+	if (inet_pton(AF_INET, relay.host, &a4) == 1)
+		return ntohl(a4.s_addr) == INADDR_LOOPBACK;
+	return inet_pton(AF_INET6, relay.host, &a6) == 1 &&
+	    IN6_IS_ADDR_LOOPBACK(&a6);
+}
+
 void
 smtpc_set_auth(const char *user, const char *pass)
 {

@@ -48,6 +48,14 @@ struct smtpc_rcpt {
 int	smtpc_init(char *err, size_t errsize);
 
 /*
+ * 1 when relay_host (as smtpc_init parsed it) is the address literal
+ * [127.0.0.1] or [::1], any port: a filter or tunnel on this machine, with
+ * no name lookup between. Not a name (localhost is looked up like any
+ * other) and not the rest of 127.0.0.0/8. 0 otherwise, or before smtpc_init.
+ */
+int	smtpc_relay_local(void);
+
+/*
  * Credentials for AUTH PLAIN at relay_host (never used for MX delivery).
  * Copied; NULL or "" user clears them. They are only sent over TLS, or to
  * a relay host on a loopback address.

@@ -428,6 +428,50 @@ check_match "maildb ls (installed) lists the message" "deploy ssa-25" \
     "$(/usr/local/sbin/maildb ls "$DUSER" 2>&1)"
 stop_all
 
+# ---- APOP and the account's password entry (issue 16) ----------------------
+# APOP checks its own secret, and pam_unix's pam_acct_mgmt passes a locked
+# password: pop3d must refuse what PASS would (a '!' hash, an expired
+# account, a password change due), with the real shadow and pam_unix.
+APOPDB=/etc/inetmail/apop.db
+printf 'apop-%s\n' "$PASS" | /usr/local/sbin/maildb -o "apop_db=$APOPDB" apop set "$DUSER" >/dev/null 2>&1
+check_eq "maildb apop set $DUSER (installed)" "$DUSER" \
+    "$(/usr/local/sbin/maildb -o "apop_db=$APOPDB" apop ls 2>&1)"
+# apop_login: one APOP login to the installed pop3d on a pipe; its reply
+apop_login() {
+	env -i "${ENVV[@]}" "$PY" - /usr/local/sbin/pop3d "$APOPDB" "$DUSER" "apop-$PASS" <<'PYEOF' 2>&1
+import hashlib, re, subprocess, sys
+pop3d, db, user, secret = sys.argv[1:5]
+p = subprocess.Popen([pop3d, "-o", "apop=yes", "-o", "apop_db=" + db],
+                     stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+greet = p.stdout.readline().decode()
+ts = re.search(r"<[^>]*>", greet).group(0)
+d = hashlib.md5((ts + secret).encode()).hexdigest()
+p.stdin.write(("APOP %s %s\r\n" % (user, d)).encode()); p.stdin.flush()
+print(p.stdout.readline().decode().rstrip("\r\n"))
+p.stdin.write(b"QUIT\r\n"); p.stdin.close()
+p.stdout.read(); p.wait(timeout=30)
+PYEOF
+}
+REFUSED="-ERR [AUTH] Authentication failed"
+check_match "APOP: the account as it is: accepted" '^\+OK' "$(apop_login)"
+passwd -l "$DUSER" >/dev/null 2>&1
+check_match "passwd -l: the shadow hash starts with '!'" "^$DUSER:!" "$(grep "^$DUSER:" /etc/shadow)"
+check_eq "APOP: a locked account (passwd -l) is refused" "$REFUSED" "$(apop_login)"
+passwd -u "$DUSER" >/dev/null 2>&1
+check_match "APOP: the same account unlocked (passwd -u): accepted" '^\+OK' "$(apop_login)"
+chage -E 0 "$DUSER"
+check_eq "APOP: an expired account (chage -E 0) is refused" "$REFUSED" "$(apop_login)"
+chage -E -1 "$DUSER"
+chage -d 0 "$DUSER"
+check_eq "APOP: a password change due (chage -d 0) is refused" "$REFUSED" "$(apop_login)"
+chage -d "$(date -u +%F)" -M 30 "$DUSER"
+check_match "APOP: changed today, 30 days to go: accepted" '^\+OK' "$(apop_login)"
+chage -d "$(date -u -d '40 days ago' +%F)" "$DUSER"
+check_eq "APOP: a password older than its maximum age (chage -M 30) is refused" \
+    "$REFUSED" "$(apop_login)"
+chage -d "$(date -u +%F)" -M -1 "$DUSER"
+check_match "APOP: aging off again: accepted" '^\+OK' "$(apop_login)"
+
 # ---- xinetd with the shipped xinetd.d files --------------------------------
 # Rewritten for loopback: port, bind, type UNLISTED (the port is not the
 # one in /etc/services), no IPv6 flag; disabled TLS services enabled when

@@ -196,4 +196,17 @@ out=$(md queue list 2>&1); rc=$?
 check_eq "db/ files owned by root: list still works" 0 "$rc"
 check_eq "db/ files owned by root: given back to unpriv_user" 0 "$(find "$QD" ! -uid "$U" | wc -l)"
 
+# ... but only through a descriptor checked first: a hard link (or a
+# symbolic link) unpriv_user plants in db/ to a file of root's is left alone
+printf 'root only\n' >"$T/rootfile"; chown 0:0 "$T/rootfile"
+printf 'root only\n' >"$T/rootfile2"; chown 0:0 "$T/rootfile2"
+ln "$T/rootfile" "$QD/db/__db.planted"
+ln -s "$T/rootfile2" "$QD/db/__db.symlink"
+out=$(md queue list 2>&1); rc=$?
+check_eq "planted links in db/: list still works" 0 "$rc"
+check_eq "a hard link in db/ to root's file: not chowned" "0:0" "$(stat -c %u:%g "$T/rootfile")"
+check_eq "a symbolic link in db/ to root's file: not chowned" "0:0 0:0" \
+    "$(stat -c %u:%g "$T/rootfile2") $(stat -c %u:%g "$QD/db/__db.symlink")"
+rm -f "$QD/db/__db.planted" "$QD/db/__db.symlink"
+
 done_testing

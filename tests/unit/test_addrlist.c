@@ -36,7 +36,15 @@ main(void)
 	CHECK(netaddr_in("192.0.2.1", "192.0.2.0/33 192.0.2.1", "t") == 1,
 	    "a bad entry does not hide the good ones after it");
 	CHECK(netaddr_in("192.0.2.1", "", "t") == 0, "empty list: nobody");
-	CHECK(netaddr_in("pipe", "", "t") == 1,
-	    "not an address (pipe): in every list");
+	CHECK(netaddr_in("pipe", "", "t") == 0 &&
+	    netaddr_in("pipe", "127.0.0.0/8 ::1", "t") == 0,
+	    "not an address (pipe): in no list (fail closed)");
+	CHECK(netaddr_in("", "0.0.0.0/0 ::/0", "t") == 0 &&
+	    netaddr_in("127.0.0.1x", "0.0.0.0/0 ::/0", "t") == 0 &&
+	    netaddr_in("10.0.0.0/8", "0.0.0.0/0", "t") == 0,
+	    "unparsable (empty, trailing junk, a prefix): not even in 0/0");
+	CHECK(netaddr_in("10.1.2.3", "0.0.0.0/0", "t") == 1 &&
+	    netaddr_in("2001:db8::1", "::/0", "t") == 1,
+	    "0/0 holds every address of its family");
 	return CHECK_DONE();
 }

@@ -64,7 +64,8 @@ main(void)
 	CHECK(!dnsbl_exempt("192.0.2.99"), "with zones: a client is looked up");
 	CHECK(dnsbl_exempt("127.0.0.1") && dnsbl_exempt("::1"),
 	    "loopback: exempt by default (dnsbl_exempt)");
-	CHECK(dnsbl_exempt("pipe"), "not an address (pipe): exempt");
+	CHECK(dnsbl_exempt("pipe"), "no peer (pipe): exempt");
+	CHECK(!dnsbl_exempt("127.0.0.1x"), "another non-address: not exempt");
 	set_conf("dnsbl_exempt=192.0.2.0/24");
 	CHECK(dnsbl_exempt("192.0.2.99") && !dnsbl_exempt("127.0.0.1"),
 	    "dnsbl_exempt replaces the default");

@@ -79,7 +79,8 @@ clear(const char *what)
 static void
 test_exempt(void)
 {
-	CHECK(grey_exempt("pipe"), "not an address (pipe): exempt");
+	CHECK(grey_exempt("pipe"), "no peer (pipe): exempt");
+	CHECK(!grey_exempt("192.0.2.200x"), "another non-address: not exempt");
 	CHECK(grey_exempt("192.0.2.200"), "address in greylist_exempt: exempt");
 	CHECK(!grey_exempt("192.0.2.1"), "other address: greylisted");
 	CHECK(grey_check("192.0.2.200", "a@x.test", "alice@example.test") == 0 &&

@@ -2,13 +2,15 @@
  * test_smtpc.c - the outbound client's pure parts: the reply parser
  * (codes, continuation lines, limits, enhanced status codes, EHLO keywords,
  * printable and bounded text) and the DATA encoding (LF -> CR LF,
- * dot-stuffing, the end of data), including chunk boundaries.
+ * dot-stuffing, the end of data), including chunk boundaries; which
+ * relay_host counts as a relay on this machine (smtpc_relay_local).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "check.h"
+#include "conf.h"
 #include "smtpc.h"
 
 /* Feeds the lines of s (separated by \n); the last result. */
@@ -46,6 +48,19 @@ encode(const char *in, size_t len, size_t step, size_t *olen)
 	out[o] = '\0';
 	*olen = o;
 	return out;
+}
+
+/* smtpc_relay_local() for relay_host = rh; -1 when smtpc_init refuses it. */
+static int
+relay_local(const char *rh)
+{
+	char opt[300], err[256];
+
+	snprintf(opt, sizeof(opt), "relay_host=%s", rh);
+	if (conf_option(opt, err, sizeof(err)) == -1 ||
+	    smtpc_init(err, sizeof(err)) == -1)
+		return -1;
+	return smtpc_relay_local();
 }
 
 int
@@ -186,5 +201,18 @@ main(void)
 		    "worst-case growth is 2x");
 		free(out);
 	}
+	/* ---- the relay host that may get credentials without verify ---- */
+	conf_defaults();
+	CHECK(relay_local("[127.0.0.1]") == 1 && relay_local("[127.0.0.1]:10025") == 1 &&
+	    relay_local("[::1]:25") == 1 && relay_local("[0:0::1]") == 1,
+	    "[127.0.0.1] and [::1], any port: local");
+	CHECK(relay_local("[127.0.0.6]:587") == 0 && relay_local("[127.1.0.1]") == 0,
+	    "the rest of 127.0.0.0/8: not local");
+	CHECK(relay_local("[localhost]:25") == 0 && relay_local("localhost") == 0 &&
+	    relay_local("relay.test:587") == 0,
+	    "a name (looked up), localhost included: not local");
+	CHECK(relay_local("[::ffff:127.0.0.1]") == 0 && relay_local("[192.0.2.1]") == 0,
+	    "IPv4-mapped and other addresses: not local");
+	CHECK(relay_local("") == 0, "no relay_host: not local");
 	return CHECK_DONE();
 }

@@ -93,7 +93,8 @@ test_exempt(void)
 {
 	struct thr_verdict v;
 
-	CHECK(thr_exempt("pipe"), "not an address (pipe): exempt");
+	CHECK(thr_exempt("pipe"), "no peer (pipe): exempt");
+	CHECK(!thr_exempt("192.0.2.200x"), "another non-address: not exempt");
 	CHECK(thr_exempt("192.0.2.200"), "address in throttle_exempt: exempt");
 	CHECK(!thr_exempt("192.0.2.1"), "other address: not exempt");
 	fail_from("192.0.2.200", "exempt", 5);
