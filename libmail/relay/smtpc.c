@@ -836,8 +836,7 @@ decide_all(struct sess *s, struct smtpc_rcpt *rc, int *mark, size_t n, int which
     const char *what)
 {
 	char st[8];
-	int state = s->r.code / 100 == 2 ? QR_SENT :
-	    s->r.code / 100 == 5 ? QR_FAILED : QR_PENDING;
+	int state = smtpc_reply_verdict(s->r.code);
 	size_t i;
 
 	reply_status(&s->r, st, sizeof(st));
@@ -979,7 +978,7 @@ try_host(struct sess *s, const struct target *t, const char *sender, int fd,
 			continue;
 		}
 		reply_status(&s->r, st, sizeof(st));
-		verdict(&rc[i], s->r.code / 100 == 5 ? QR_FAILED : QR_PENDING, st,
+		verdict(&rc[i], smtpc_reply_verdict(s->r.code), st,
 		    s->remote, "%s (in reply to RCPT TO)", s->r.text);
 		mark[i] = M_DONE;
 	}

@@ -109,6 +109,12 @@ void	smtpc_reply_init(struct smtpc_reply *);
  * SR_ERROR the reply must be re-initialised before another line.
  */
 int	smtpc_reply_line(struct smtpc_reply *, const char *line, size_t len);
+/*
+ * A complete reply's verdict for the recipients it answers: QR_SENT for
+ * 2xx, QR_FAILED for 5xx, QR_PENDING (queued for a retry) for anything
+ * else, 4xx above all.
+ */
+int	smtpc_reply_verdict(int code);
 
 /* DATA encoding: LF -> CR LF, a "." starting a line doubled (RFC 5321 4.5.2). */
 struct smtpc_dot {

@@ -192,6 +192,13 @@ smtpc_reply_line(struct smtpc_reply *r, const char *line, size_t len)
 
 /* ---- DATA encoding ---- */
 
+int
+smtpc_reply_verdict(int code)
+{
+	return code / 100 == 2 ? QR_SENT : code / 100 == 5 ? QR_FAILED :
+	    QR_PENDING;
+}
+
 void
 smtpc_dot_init(struct smtpc_dot *d)
 {

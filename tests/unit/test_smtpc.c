@@ -113,6 +113,16 @@ main(void)
 	CHECK(parse(&r, "250-a\n251 b") == SR_ERROR && r.error[0] != '\0',
 	    "different codes in one reply");
 	CHECK(parse(&r, "25") == SR_ERROR, "short code");
+	/* the verdict a reply gives its recipients */
+	CHECK(smtpc_reply_verdict(250) == QR_SENT &&
+	    smtpc_reply_verdict(251) == QR_SENT, "verdict: 2xx is sent");
+	CHECK(smtpc_reply_verdict(421) == QR_PENDING &&
+	    smtpc_reply_verdict(450) == QR_PENDING &&
+	    smtpc_reply_verdict(452) == QR_PENDING, "verdict: 4xx stays queued");
+	CHECK(smtpc_reply_verdict(550) == QR_FAILED &&
+	    smtpc_reply_verdict(554) == QR_FAILED, "verdict: 5xx bounces");
+	CHECK(smtpc_reply_verdict(354) == QR_PENDING,
+	    "verdict: anything else (354 where a final reply was due) stays queued");
 	CHECK(parse(&r, "") == SR_ERROR, "empty line");
 	CHECK(parse(&r, "2500 x") == SR_ERROR, "four digits");
 	CHECK(parse(&r, "250x") == SR_ERROR, "no separator");
