@@ -277,14 +277,19 @@ pop3_ok() {
 # chrooted in /var/empty, and its monitor as root.
 session_ids() {
 	local what=$1 port=$2 prog=$3 ns=${4:-} p u r ok=0 mon=0 i banner
+	local EMPTY_ID
+	EMPTY_ID=$(stat -c %d:%i /var/empty)
 	exec 7<>"/dev/tcp/127.0.0.1/$port" || { fail "$what: connect"; return; }
 	read -r -t 10 banner <&7
 	for ((i = 0; i < 50 && ok == 0; i++)); do
 		for p in $(pgrep -x "$prog"); do
 			[ -z "$ns" ] || [ "$(readlink "/proc/$p/ns/pid" 2>/dev/null)" = "$ns" ] || continue
 			u=$(awk '/^Uid:/{print $2 ":" $3}' "/proc/$p/status" 2>/dev/null)
-			r=$(readlink "/proc/$p/root" 2>/dev/null)
-			[ "$u" = "$IMUID:$IMUID" ] && [ "$r" = /var/empty ] && ok=1
+			# the root directory by identity, not by name: under
+			# inetd's private mount namespace the link reads as a
+			# path of that namespace
+			r=$(stat -L -c %d:%i "/proc/$p/root/" 2>/dev/null)
+			[ "$u" = "$IMUID:$IMUID" ] && [ "$r" = "$EMPTY_ID" ] && ok=1
 			[ "$u" = 0:0 ] && mon=1
 		done
 		[ "$ok" = 1 ] || sleep 0.1
