@@ -45,8 +45,9 @@ FUZZ_SRC_fuzz_index	   = $(LM)/mailbox/index.c $(LM)/base/store.c $(LM)/mailbox/
 FUZZ_SRC_fuzz_privsep	   = $(LM)/base/privsep.c $(LM)/base/log.c
 FUZZ_SRC_fuzz_smtp_reply   = $(LM)/relay/smtpc_reply.c $(LM)/base/util.c $(LM)/base/log.c
 FUZZ_SRC_fuzz_dsn	   = $(LM)/relay/dsn.c $(LM)/relay/queue.c $(LM)/base/store.c \
-			     $(LM)/base/buf.c $(LM)/common/conf.c $(LM)/base/util.c $(LM)/base/log.c
-FUZZ_SRC_fuzz_queue_record = $(LM)/relay/queue.c $(LM)/base/store.c $(LM)/common/conf.c \
+			     $(LM)/base/privsep.c $(LM)/base/buf.c $(LM)/common/conf.c $(LM)/base/util.c $(LM)/base/log.c
+FUZZ_SRC_fuzz_queue_record = $(LM)/relay/queue.c $(LM)/base/store.c $(LM)/base/privsep.c \
+			     $(LM)/common/conf.c \
 			     $(LM)/base/util.c $(LM)/base/log.c
 FUZZ_SRC_fuzz_lineio	   = $(LM)/base/lineio.c $(LM)/base/buf.c $(LM)/base/util.c $(LM)/base/log.c
 FUZZ_SRC_fuzz_smtp_data	   = smtpd/message.c $(LM)/base/lineio.c $(LM)/base/buf.c \
